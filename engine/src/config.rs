@@ -1,0 +1,53 @@
+//! Engine settings: limits, compaction bounds and timers, with sane defaults.
+//!
+//! The server fills this from flags and `GOONLINE_*` variables; tests build it
+//! directly. Every field has a default that a fresh start can rely on.
+
+use std::time::Duration;
+
+/// Settings for an [`crate::Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Largest single frame (and so single update) accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// Largest document kept, in bytes of encoded state (estimated as the last
+    /// snapshot plus the log written since). Updates that would pass it are refused.
+    pub max_doc_bytes: usize,
+    /// Most documents one connection may have open at once.
+    pub max_open_docs: usize,
+    /// Most connections the engine accepts at once.
+    pub max_connections: usize,
+    /// Capacity of each session's outbound queue, in messages. A session whose queue
+    /// is full is closed as a slow consumer.
+    pub session_queue: usize,
+    /// Write a snapshot once this many updates are logged behind the last one.
+    pub snapshot_every_updates: u64,
+    /// ... or once this many bytes are logged behind the last one.
+    pub snapshot_every_bytes: u64,
+    /// A room without sessions for this long is flushed and evicted.
+    pub room_idle_timeout: Duration,
+    /// Awareness states not renewed for this long are removed (y-protocols uses 30 s).
+    pub awareness_ttl: Duration,
+    /// How often the housekeeping task sweeps awareness and idle rooms.
+    pub sweep_interval: Duration,
+    /// Most log entries written in one group-commit transaction.
+    pub max_commit_batch: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_frame_bytes: 4 * 1024 * 1024,
+            max_doc_bytes: 32 * 1024 * 1024,
+            max_open_docs: 256,
+            max_connections: 19_000,
+            session_queue: 1024,
+            snapshot_every_updates: 500,
+            snapshot_every_bytes: 1024 * 1024,
+            room_idle_timeout: Duration::from_secs(30),
+            awareness_ttl: Duration::from_secs(30),
+            sweep_interval: Duration::from_secs(1),
+            max_commit_batch: 4096,
+        }
+    }
+}

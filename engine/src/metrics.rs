@@ -1,0 +1,246 @@
+//! Counters, gauges and a latency histogram, rendered in the Prometheus text format.
+//!
+//! Plain atomics: incrementing one is a single relaxed add on the hot path, and the
+//! `/metrics` endpoint renders them on demand. No registry, no labels we don't need.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the store-commit latency histogram buckets.
+const COMMIT_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A Prometheus histogram with fixed buckets.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; COMMIT_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, bound) in COMMIT_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Number of observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, bound) in COMMIT_BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
+/// Everything the engine counts. Shared by reference; the server adds its own
+/// transport counters through the same struct.
+#[derive(Default)]
+pub struct Metrics {
+    /// Open connections (all dialects).
+    pub connections: AtomicI64,
+    /// Connections accepted since start.
+    pub connections_total: AtomicU64,
+    /// Connections refused at the connection limit.
+    pub connections_refused: AtomicU64,
+    /// Rooms (live documents) in memory.
+    pub rooms_loaded: AtomicI64,
+    /// Room loads that failed (store errors).
+    pub room_load_failures: AtomicU64,
+    /// Rooms evicted after being idle.
+    pub rooms_evicted: AtomicU64,
+    /// Document updates accepted from clients.
+    pub updates_in: AtomicU64,
+    /// Bytes of those updates.
+    pub update_bytes_in: AtomicU64,
+    /// Updates refused (invalid, too large, forbidden).
+    pub updates_refused: AtomicU64,
+    /// Frames sent to clients.
+    pub frames_out: AtomicU64,
+    /// Bytes of those frames.
+    pub bytes_out: AtomicU64,
+    /// Frames received from clients.
+    pub frames_in: AtomicU64,
+    /// Bytes of those frames.
+    pub bytes_in: AtomicU64,
+    /// Sessions closed because they did not read fast enough.
+    pub slow_consumer_closes: AtomicU64,
+    /// Protocol errors answered (error frames and protocol closes).
+    pub protocol_errors: AtomicU64,
+    /// Durability acknowledgements sent.
+    pub acks: AtomicU64,
+    /// Group commits that failed and were retried.
+    pub store_commit_errors: AtomicU64,
+    /// Snapshots written by compaction.
+    pub snapshots: AtomicU64,
+    /// Latency of each group commit.
+    pub store_commit_seconds: Histogram,
+    /// Log entries per group commit (sum; divide by the histogram count).
+    pub store_commit_writes: AtomicU64,
+}
+
+/// Adds one to a counter.
+pub fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Adds `n` to a counter.
+pub fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// Renders every metric in the Prometheus text exposition format.
+    pub fn render(&self, out: &mut String) {
+        let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, c: &AtomicU64| {
+            let v = c.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        gauge(
+            out,
+            "goonline_connections",
+            "Open WebSocket connections.",
+            self.connections.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
+            "goonline_connections_total",
+            "Connections accepted.",
+            &self.connections_total,
+        );
+        counter(
+            out,
+            "goonline_connections_refused_total",
+            "Connections refused at the limit.",
+            &self.connections_refused,
+        );
+        gauge(
+            out,
+            "goonline_rooms_loaded",
+            "Documents live in memory.",
+            self.rooms_loaded.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
+            "goonline_room_load_failures_total",
+            "Document loads that failed.",
+            &self.room_load_failures,
+        );
+        counter(
+            out,
+            "goonline_rooms_evicted_total",
+            "Idle documents evicted.",
+            &self.rooms_evicted,
+        );
+        counter(
+            out,
+            "goonline_updates_in_total",
+            "Document updates accepted.",
+            &self.updates_in,
+        );
+        counter(
+            out,
+            "goonline_update_bytes_in_total",
+            "Bytes of document updates accepted.",
+            &self.update_bytes_in,
+        );
+        counter(
+            out,
+            "goonline_updates_refused_total",
+            "Document updates refused.",
+            &self.updates_refused,
+        );
+        counter(
+            out,
+            "goonline_frames_in_total",
+            "Frames received.",
+            &self.frames_in,
+        );
+        counter(
+            out,
+            "goonline_bytes_in_total",
+            "Bytes received in frames.",
+            &self.bytes_in,
+        );
+        counter(
+            out,
+            "goonline_frames_out_total",
+            "Frames sent.",
+            &self.frames_out,
+        );
+        counter(
+            out,
+            "goonline_bytes_out_total",
+            "Bytes sent in frames.",
+            &self.bytes_out,
+        );
+        counter(
+            out,
+            "goonline_slow_consumer_closes_total",
+            "Sessions closed for not reading fast enough.",
+            &self.slow_consumer_closes,
+        );
+        counter(
+            out,
+            "goonline_protocol_errors_total",
+            "Protocol errors answered.",
+            &self.protocol_errors,
+        );
+        counter(
+            out,
+            "goonline_acks_total",
+            "Durability acknowledgements sent.",
+            &self.acks,
+        );
+        counter(
+            out,
+            "goonline_store_commit_errors_total",
+            "Group commits that failed and were retried.",
+            &self.store_commit_errors,
+        );
+        counter(
+            out,
+            "goonline_snapshots_total",
+            "Snapshots written by compaction.",
+            &self.snapshots,
+        );
+        counter(
+            out,
+            "goonline_store_commit_writes_total",
+            "Log writes committed.",
+            &self.store_commit_writes,
+        );
+        self.store_commit_seconds.render(
+            "goonline_store_commit_seconds",
+            "Latency of one group commit.",
+            out,
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Group commit: one writer task turns many rooms' pending updates into one
+//! transaction.
+//!
+//! A room with something to write puts itself in the writer's queue once (a flag
+//! keeps it from queueing twice). The writer takes everything pending from every
+//! queued room, commits it in one transaction, then tells each room which sequence
+//! is now durable, which releases the acknowledgements waiting for it. While a
+//! commit is in flight, new updates pile up in the rooms and go in the next one, so
+//! the number of transactions adapts to the store's speed instead of one per update.
+//! A failed commit is retried with backoff, never dropped: acknowledged means stored.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::metrics::{Metrics, add, inc};
+use crate::room::Room;
+use crate::store::Store;
+
+/// The handle rooms use to ask for a commit.
+pub(crate) struct Persister {
+    tx: mpsc::UnboundedSender<Arc<Room>>,
+}
+
+impl Persister {
+    /// Starts the writer task.
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        max_batch_rooms: usize,
+    ) -> (Persister, tokio::task::JoinHandle<()>) {
+        // Unbounded is safe: a room is queued at most once until the writer takes it,
+        // so the queue never holds more entries than there are rooms.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(rx, store, metrics, max_batch_rooms));
+        (Persister { tx }, task)
+    }
+
+    /// Queues a room for the next commit.
+    pub(crate) fn notify(&self, room: Arc<Room>) {
+        if self.tx.send(room).is_err() {
+            tracing::error!("group-commit writer is gone; update stays pending");
+        }
+    }
+}
+
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Arc<Room>>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    max_batch_rooms: usize,
+) {
+    let mut rooms: Vec<Arc<Room>> = Vec::new();
+    let mut writes = Vec::new();
+    let mut marks = Vec::new();
+    while let Some(first) = rx.recv().await {
+        rooms.push(first);
+        while rooms.len() < max_batch_rooms {
+            match rx.try_recv() {
+                Ok(r) => rooms.push(r),
+                Err(_) => break,
+            }
+        }
+        for room in rooms.drain(..) {
+            let upto = room.take_pending(&mut writes);
+            marks.push((room, upto));
+        }
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let started = Instant::now();
+            match store.commit(&writes).await {
+                Ok(()) => {
+                    metrics.store_commit_seconds.observe(started.elapsed());
+                    add(&metrics.store_commit_writes, writes.len() as u64);
+                    let snapshots = writes
+                        .iter()
+                        .filter(|w| matches!(w, crate::store::LogWrite::Snapshot { .. }))
+                        .count();
+                    add(&metrics.snapshots, snapshots as u64);
+                    break;
+                }
+                Err(e) => {
+                    inc(&metrics.store_commit_errors);
+                    tracing::error!(error = %e, writes = writes.len(), retry_in_ms = backoff.as_millis() as u64, "group commit failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        writes.clear();
+        for (room, upto) in marks.drain(..) {
+            room.on_durable(upto);
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! A room: one live Yrs document, its awareness, and the sessions that have it open.
+//!
+//! All mutation happens under the room's mutex, which is never held across an
+//! `.await`: apply, sequence, fan-out and queueing for the log are one short critical
+//! section, so every session sees updates in the order they were sequenced, and the
+//! log's order equals the broadcast order. Durability acknowledgements wait in
+//! `acks` until the group-commit writer reports the sequence they need as committed.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use goonline_protocol::awareness::AwarenessEntry;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use crate::bus::BusMessage;
+use crate::engine::Shared;
+use crate::error::EngineError;
+use crate::metrics::{add, inc};
+use crate::outbound::{Broadcast, Outbound, SessionTx};
+use crate::store::{LogWrite, StoreError, StoredDoc};
+
+/// An acknowledgement waiting for its update to be committed.
+struct PendingAck {
+    /// Committed sequence needed before the ack may go out.
+    target: u64,
+    to: SessionTx,
+    id: Option<u64>,
+    update: Option<Arc<Broadcast>>,
+}
+
+struct RoomState {
+    doc: Doc,
+    sessions: Vec<SessionTx>,
+    awareness: crate::awareness::AwarenessTable,
+    /// Highest sequence number assigned to an update of this document.
+    last_seq: u64,
+    /// Highest sequence number known to be committed.
+    durable_seq: u64,
+    /// Writes not yet handed to the group-commit writer.
+    pending: Vec<LogWrite>,
+    /// Whether this room is in the writer's queue.
+    queued: bool,
+    acks: VecDeque<PendingAck>,
+    /// Updates and bytes logged since the last snapshot (pending ones included).
+    log_updates: u64,
+    log_bytes: u64,
+    /// Size of the last snapshot: with `log_bytes`, the doc-size estimate.
+    snapshot_bytes: u64,
+    /// When the last session left (None while sessions are present).
+    idle_since: Option<Instant>,
+    /// Set when the room is removed from the registry; joins must retry.
+    evicted: bool,
+}
+
+/// A live document.
+pub struct Room {
+    /// The document's name.
+    pub name: Arc<str>,
+    shared: Arc<Shared>,
+    state: Mutex<RoomState>,
+}
+
+/// What a session gets when it joins: the messages that start its sync.
+pub(crate) struct JoinGreeting {
+    pub step1: Bytes,
+    pub awareness: Option<Bytes>,
+}
+
+impl Room {
+    /// Builds a room from what the store holds. Stored data that does not decode is
+    /// an error: serving an empty document instead would later overwrite the real one.
+    pub(crate) fn from_stored(
+        name: Arc<str>,
+        stored: StoredDoc,
+        shared: Arc<Shared>,
+    ) -> Result<Room, StoreError> {
+        let doc = Doc::new();
+        let last_seq = stored.last_seq();
+        let mut log_bytes = 0u64;
+        let snapshot_bytes = stored
+            .snapshot
+            .as_ref()
+            .map(|(_, b)| b.len() as u64)
+            .unwrap_or(0);
+        {
+            let mut txn = doc.transact_mut();
+            let parts = stored.snapshot.iter().chain(stored.tail.iter());
+            for (seq, bytes) in parts {
+                let applied = catch_unwind(AssertUnwindSafe(|| {
+                    Update::decode_v1(bytes)
+                        .map_err(|e| e.to_string())
+                        .and_then(|u| txn.apply_update(u).map_err(|e| e.to_string()))
+                }));
+                match applied {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        return Err(StoreError::Corrupt(format!("doc `{name}` seq {seq}: {e}")));
+                    }
+                    Err(_) => {
+                        return Err(StoreError::Corrupt(format!(
+                            "doc `{name}` seq {seq}: decoder panicked"
+                        )));
+                    }
+                }
+            }
+        }
+        for (_, b) in &stored.tail {
+            log_bytes += b.len() as u64;
+        }
+        Ok(Room {
+            name,
+            shared,
+            state: Mutex::new(RoomState {
+                doc,
+                sessions: Vec::new(),
+                awareness: Default::default(),
+                last_seq,
+                durable_seq: last_seq,
+                pending: Vec::new(),
+                queued: false,
+                acks: VecDeque::new(),
+                log_updates: stored.tail.len() as u64,
+                log_bytes,
+                snapshot_bytes,
+                idle_since: Some(Instant::now()),
+                evicted: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RoomState> {
+        // A panic while holding the lock is caught around Yrs calls; if one got
+        // through anyway, the state is still the best we have.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a session. Returns `None` if the room was evicted meanwhile (the caller
+    /// loads it again).
+    pub(crate) fn join(&self, tx: SessionTx) -> Option<JoinGreeting> {
+        let mut st = self.lock();
+        if st.evicted {
+            return None;
+        }
+        let sv = st.doc.transact().state_vector();
+        let mut step1 = Vec::new();
+        goonline_protocol::sync::encode_step1(
+            &yrs::updates::encoder::Encode::encode_v1(&sv),
+            &mut step1,
+        );
+        let awareness = st.awareness.full_update().map(Bytes::from);
+        st.sessions.push(tx);
+        st.idle_since = None;
+        Some(JoinGreeting {
+            step1: Bytes::from(step1),
+            awareness,
+        })
+    }
+
+    /// Removes a session and the awareness states it published.
+    pub(crate) fn leave(&self, session: u64) {
+        let mut st = self.lock();
+        st.sessions.retain(|s| s.id != session);
+        st.acks.retain(|a| a.to.id != session);
+        if let Some(removal) = st.awareness.remove_owner(session, Instant::now()) {
+            self.fan_out_awareness(&st, removal);
+        }
+        if st.sessions.is_empty() {
+            st.idle_since = Some(Instant::now());
+        }
+    }
+
+    /// Answers a client's sync step 1: the step 2 carrying what it lacks.
+    pub(crate) fn step2_for(&self, state_vector: &[u8]) -> Result<Bytes, EngineError> {
+        let sv = StateVector::decode_v1(state_vector).map_err(|e| {
+            EngineError::InvalidUpdate(format!("state vector does not decode: {e}"))
+        })?;
+        let st = self.lock();
+        let diff = st.doc.transact().encode_diff_v1(&sv);
+        let mut out = Vec::with_capacity(diff.len() + 8);
+        goonline_protocol::sync::encode_step2(&diff, &mut out);
+        Ok(Bytes::from(out))
+    }
+
+    /// Applies a client's update: validate, apply, sequence, broadcast to the other
+    /// sessions and the bus, queue for the log; the sender's ack follows the commit.
+    pub(crate) fn apply_client_update(
+        self: &Arc<Self>,
+        from: &SessionTx,
+        update: &[u8],
+        ack_id: Option<u64>,
+    ) -> Result<(), EngineError> {
+        let cfg = &self.shared.config;
+        if update.len() > cfg.max_frame_bytes {
+            return Err(EngineError::FrameTooLarge {
+                size: update.len(),
+                limit: cfg.max_frame_bytes,
+            });
+        }
+        let mut st = self.lock();
+        let projected = (st.snapshot_bytes + st.log_bytes) as usize + update.len();
+        if projected > cfg.max_doc_bytes {
+            return Err(EngineError::DocTooLarge {
+                size: projected,
+                limit: cfg.max_doc_bytes,
+            });
+        }
+        let changed = apply_update(&st.doc, update)?;
+        let metrics = &self.shared.metrics;
+        inc(&metrics.updates_in);
+        add(&metrics.update_bytes_in, update.len() as u64);
+
+        let broadcast = if changed {
+            let data = Bytes::copy_from_slice(update);
+            st.last_seq += 1;
+            let seq = st.last_seq;
+            let b = Arc::new(Broadcast::new(self.name.clone(), data.clone()));
+            for s in st.sessions.iter().filter(|s| s.id != from.id) {
+                s.send(Outbound::Update(b.clone()));
+            }
+            self.shared.bus.publish(BusMessage::update(
+                self.shared.node_id,
+                self.name.clone(),
+                seq,
+                data.clone(),
+            ));
+            st.log_updates += 1;
+            st.log_bytes += data.len() as u64;
+            st.pending.push(LogWrite::Append {
+                doc: self.name.clone(),
+                seq,
+                data,
+            });
+            self.maybe_snapshot(&mut st);
+            self.queue_for_commit(&mut st);
+            Some(b)
+        } else {
+            None
+        };
+
+        // Ack once everything sequenced so far is durable: for an update that added
+        // nothing, its content is in an earlier, possibly still pending, update.
+        let ack = PendingAck {
+            target: st.last_seq,
+            to: from.clone(),
+            id: ack_id,
+            update: broadcast,
+        };
+        if ack.target <= st.durable_seq {
+            send_ack(&self.name, ack, &self.shared);
+        } else {
+            st.acks.push_back(ack);
+        }
+        Ok(())
+    }
+
+    /// Applies an update that another node already made durable: broadcast it to
+    /// this node's sessions; do not log it again.
+    pub(crate) fn apply_remote_update(&self, update: &Bytes) {
+        let st = self.lock();
+        match apply_update(&st.doc, update) {
+            Ok(true) => {
+                let b = Arc::new(Broadcast::new(self.name.clone(), update.clone()));
+                for s in &st.sessions {
+                    s.send(Outbound::Update(b.clone()));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(doc = %self.name, error = %e, "remote update refused"),
+        }
+    }
+
+    /// Applies an awareness update from a session and relays what was accepted to
+    /// every session, the sender included (y-websocket clients rely on the echo as
+    /// traffic that keeps the connection alive).
+    pub(crate) fn apply_awareness(&self, from: u64, entries: &[AwarenessEntry<'_>]) {
+        let mut st = self.lock();
+        if let Some(update) = st.awareness.apply(from, entries, Instant::now()) {
+            let update = Bytes::from(update);
+            self.shared.bus.publish(BusMessage::awareness(
+                self.shared.node_id,
+                self.name.clone(),
+                update.clone(),
+            ));
+            self.fan_out_awareness(&st, update.to_vec());
+        }
+    }
+
+    /// Applies awareness from another node (owner 0: it expires by TTL here).
+    pub(crate) fn apply_remote_awareness(&self, update: &[u8]) {
+        let Ok(entries) = goonline_protocol::awareness::decode_awareness_update(update) else {
+            return;
+        };
+        let mut st = self.lock();
+        if let Some(update) = st.awareness.apply(0, &entries, Instant::now()) {
+            self.fan_out_awareness(&st, update);
+        }
+    }
+
+    /// The current full awareness state, for a client that asks for it.
+    pub(crate) fn awareness_snapshot(&self) -> Option<Bytes> {
+        self.lock().awareness.full_update().map(Bytes::from)
+    }
+
+    fn fan_out_awareness(&self, st: &RoomState, update: Vec<u8>) {
+        let b = Arc::new(Broadcast::new(self.name.clone(), Bytes::from(update)));
+        for s in &st.sessions {
+            s.send(Outbound::Awareness(b.clone()));
+        }
+    }
+
+    /// Expires stale awareness states; returns whether the room may be evicted
+    /// (no sessions for `idle` and nothing waiting to be written).
+    pub(crate) fn sweep(&self, now: Instant) -> bool {
+        let mut st = self.lock();
+        if let Some(removal) = st.awareness.expire(self.shared.config.awareness_ttl, now) {
+            self.fan_out_awareness(&st, removal);
+        }
+        let idle_long = st
+            .idle_since
+            .is_some_and(|t| now.duration_since(t) >= self.shared.config.room_idle_timeout);
+        idle_long
+            && st.sessions.is_empty()
+            && st.pending.is_empty()
+            && !st.queued
+            && st.durable_seq == st.last_seq
+    }
+
+    /// Marks the room evicted if it is still idle and flushed; returns whether it was.
+    pub(crate) fn try_evict(&self) -> bool {
+        let mut st = self.lock();
+        let ok = st.sessions.is_empty()
+            && st.pending.is_empty()
+            && !st.queued
+            && st.durable_seq == st.last_seq;
+        if ok {
+            st.evicted = true;
+        }
+        ok
+    }
+
+    /// Whether every sequenced update is committed.
+    pub fn is_flushed(&self) -> bool {
+        let st = self.lock();
+        st.pending.is_empty() && !st.queued && st.durable_seq == st.last_seq
+    }
+
+    /// Number of sessions in the room.
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// The highest sequence number assigned and the highest committed.
+    pub fn seqs(&self) -> (u64, u64) {
+        let st = self.lock();
+        (st.last_seq, st.durable_seq)
+    }
+
+    /// The whole document as a Yjs v1 update.
+    pub fn encode_state(&self) -> Vec<u8> {
+        self.lock()
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    /// Queues a snapshot when the log behind the last one passes a bound.
+    fn maybe_snapshot(&self, st: &mut RoomState) {
+        let cfg = &self.shared.config;
+        if st.log_updates < cfg.snapshot_every_updates && st.log_bytes < cfg.snapshot_every_bytes {
+            return;
+        }
+        let txn = st.doc.transact();
+        // Updates still waiting for missing predecessors are not in the encoded
+        // state; keep their log rows until they integrate.
+        if txn.has_missing_updates() {
+            return;
+        }
+        let data = Bytes::from(txn.encode_state_as_update_v1(&StateVector::default()));
+        drop(txn);
+        st.snapshot_bytes = data.len() as u64;
+        st.log_updates = 0;
+        st.log_bytes = 0;
+        let seq = st.last_seq;
+        st.pending.push(LogWrite::Snapshot {
+            doc: self.name.clone(),
+            seq,
+            data,
+        });
+    }
+
+    fn queue_for_commit(self: &Arc<Self>, st: &mut RoomState) {
+        if !st.queued {
+            st.queued = true;
+            self.shared.persist.notify(self.clone());
+        }
+    }
+
+    /// Moves the pending writes into `out` for the writer; returns the highest
+    /// sequence they cover.
+    pub(crate) fn take_pending(&self, out: &mut Vec<LogWrite>) -> u64 {
+        let mut st = self.lock();
+        st.queued = false;
+        out.append(&mut st.pending);
+        st.last_seq
+    }
+
+    /// Called by the writer once everything up to `seq` is committed.
+    pub(crate) fn on_durable(&self, seq: u64) {
+        let mut st = self.lock();
+        if seq > st.durable_seq {
+            st.durable_seq = seq;
+        }
+        while st.acks.front().is_some_and(|a| a.target <= st.durable_seq) {
+            if let Some(ack) = st.acks.pop_front() {
+                send_ack(&self.name, ack, &self.shared);
+            }
+        }
+    }
+}
+
+fn send_ack(doc: &Arc<str>, ack: PendingAck, shared: &Shared) {
+    if ack.to.send(Outbound::Ack {
+        doc: doc.clone(),
+        id: ack.id,
+        update: ack.update,
+    }) {
+        shared.metrics.acks.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Decodes and applies a v1 update; returns whether it changed the document
+/// (including updates parked until their predecessors arrive). Yrs is guarded
+/// against panics on hostile input: the update is refused instead.
+fn apply_update(doc: &Doc, update: &[u8]) -> Result<bool, EngineError> {
+    let update = match catch_unwind(|| Update::decode_v1(update)) {
+        Ok(Ok(u)) => u,
+        Ok(Err(e)) => {
+            return Err(EngineError::InvalidUpdate(format!(
+                "update does not decode: {e}"
+            )));
+        }
+        Err(_) => return Err(EngineError::InvalidUpdate("update does not decode".into())),
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut txn = doc.transact_mut();
+        let missing_before = txn.has_missing_updates();
+        txn.apply_update(update).map_err(|e| e.to_string())?;
+        Ok::<bool, String>(
+            !txn.insert_set().is_empty()
+                || !txn.delete_set().is_empty()
+                || txn.has_missing_updates() != missing_before
+                || (missing_before && txn.has_missing_updates()),
+        )
+    }));
+    match result {
+        Ok(Ok(changed)) => Ok(changed),
+        Ok(Err(e)) => Err(EngineError::InvalidUpdate(format!("update refused: {e}"))),
+        Err(_) => Err(EngineError::InvalidUpdate(
+            "update could not be integrated".into(),
+        )),
+    }
+}

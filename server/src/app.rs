@@ -1,0 +1,185 @@
+//! The HTTP application: router, shared state, and the serve-until-shutdown loop
+//! with graceful drain.
+
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use goonline_engine::Engine;
+use goonline_protocol::native::Limits;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::ServerError;
+use crate::health;
+use crate::ws::hocuspocus::HocusDialect;
+use crate::ws::native::NativeDialect;
+use crate::ws::ywebsocket::YwsDialect;
+use crate::ws::{ConnSettings, Dialect, drive};
+
+/// WebSocket buffer sizes: small buffers keep an idle connection at a few KB
+/// (the 128 KiB defaults cost ~138 KB RSS each once touched).
+const WS_BUFFER_BYTES: usize = 4 * 1024;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Engine,
+    /// Fired to close every connection (after the engine flushed).
+    pub conn_shutdown: CancellationToken,
+    /// Tracks connection tasks so shutdown can wait for them.
+    pub connections: TaskTracker,
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+    /// Write timeout per flush.
+    pub write_timeout: Duration,
+}
+
+impl AppState {
+    /// State for `engine` with the given timers.
+    pub fn new(engine: Engine, heartbeat: Duration, write_timeout: Duration) -> AppState {
+        AppState {
+            engine,
+            conn_shutdown: CancellationToken::new(),
+            connections: TaskTracker::new(),
+            heartbeat,
+            write_timeout,
+        }
+    }
+
+    fn settings(&self) -> ConnSettings {
+        ConnSettings {
+            metrics: self.engine.metrics().clone(),
+            heartbeat: self.heartbeat,
+            write_timeout: self.write_timeout,
+            max_frame_bytes: self.engine.config().max_frame_bytes,
+            shutdown: self.conn_shutdown.clone(),
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        let c = self.engine.config();
+        Limits {
+            max_frame_bytes: c.max_frame_bytes as u64,
+            max_doc_bytes: c.max_doc_bytes as u64,
+            max_open_docs: c.max_open_docs as u64,
+        }
+    }
+
+    /// Accepts a WebSocket: takes a connection slot first (so a full server answers
+    /// 503 before upgrading), then runs `dialect` on the socket.
+    fn upgrade<D: Dialect>(
+        &self,
+        ws: WebSocketUpgrade,
+        dialect: D,
+    ) -> Result<Response, ServerError> {
+        let (session, events) = self.engine.connect(None)?;
+        let settings = self.settings();
+        let tracker_token = self.connections.token();
+        // Tungstenite refuses frames past its own limit by dropping the socket; keep
+        // it above ours so oversized frames reach the dialect and get a proper answer.
+        let hard_limit = settings.max_frame_bytes.saturating_mul(2).max(64 * 1024);
+        Ok(ws
+            .read_buffer_size(WS_BUFFER_BYTES)
+            .write_buffer_size(WS_BUFFER_BYTES)
+            .max_message_size(hard_limit)
+            .max_frame_size(hard_limit)
+            .on_upgrade(move |socket| async move {
+                let _tracked = tracker_token;
+                drive(socket, session, events, dialect, settings).await;
+            }))
+    }
+}
+
+/// The router with every endpoint.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/ws", get(native_ws))
+        .route("/y/{*doc}", get(yws_ws))
+        .route("/hocuspocus", get(hocus_ws))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
+}
+
+async fn native_ws(
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ServerError> {
+    let dialect = NativeDialect::new(state.heartbeat.as_millis() as u64, state.limits());
+    state.upgrade(ws, dialect)
+}
+
+async fn yws_ws(
+    State(state): State<AppState>,
+    Path(doc): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ServerError> {
+    goonline_engine::session::validate_doc_name(&doc)?;
+    state.upgrade(ws, YwsDialect::new(doc))
+}
+
+async fn hocus_ws(
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ServerError> {
+    state.upgrade(ws, HocusDialect::default())
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains: stop accepting,
+/// flush every pending write, close every socket with 1001, flush again, stop the
+/// engine. Returns whether everything acknowledged was flushed.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<bool> {
+    let engine = state.engine.clone();
+    let listener = listener.tap_io(|tcp| {
+        // Small real-time frames must not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
+    });
+    let app = router(state.clone());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .into_future(),
+    );
+    shutdown.await;
+    tracing::info!("shutdown requested: draining");
+    engine.stop_accepting();
+    let _ = stop_tx.send(());
+    // Everything sequenced so far is committed before sockets close, so the acks
+    // of those updates go out with the drain.
+    let flushed_before = engine.flush(Duration::from_secs(20)).await;
+    state.conn_shutdown.cancel();
+    state.connections.close();
+    if tokio::time::timeout(Duration::from_secs(10), state.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within 10 s");
+    }
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
+        Err(_) => tracing::warn!("HTTP server did not stop within 5 s"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    let flushed = engine.shutdown(Duration::from_secs(20)).await;
+    if !(flushed_before && flushed) {
+        tracing::error!("shutdown: some updates could not be flushed (store unavailable?)");
+    }
+    Ok(flushed)
+}

@@ -1,0 +1,35 @@
+//! `/healthz` (the process is alive), `/readyz` (it can serve: store reachable,
+//! not draining) and `/metrics` (Prometheus text).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::app::AppState;
+use crate::error::ServerError;
+
+/// Liveness: answers as long as the process serves HTTP.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the store answers within two seconds and the node is not draining.
+pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ServerError> {
+    if state.engine.is_closing() {
+        return Err(ServerError::Draining);
+    }
+    match tokio::time::timeout(Duration::from_secs(2), state.engine.store().ping()).await {
+        Ok(Ok(())) => Ok("ready\n"),
+        Ok(Err(e)) => Err(ServerError::StoreUnreachable(e.to_string())),
+        Err(_) => Err(ServerError::StoreUnreachable("no answer within 2 s".into())),
+    }
+}
+
+/// Prometheus metrics.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::with_capacity(4096);
+    state.engine.metrics().render(&mut out);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}

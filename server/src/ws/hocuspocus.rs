@@ -1,0 +1,305 @@
+//! The Hocuspocus dialect (`/hocuspocus`): many documents over one socket, each
+//! frame prefixed with its document's address, in-band auth per document.
+//!
+//! Facts about the real provider are in `docs/hocuspocus-notes.md`. In short: a
+//! document is opened by its Auth Token frame and answered Authenticated (read-write
+//! for now); frames for a document that arrive before its auth are queued (bounded,
+//! as the reference server does) and replayed after it; every SyncStep2/Update is
+//! answered with SyncStatus once durable (1) or at once if refused (0); replies use
+//! the address exactly as the client sent it (a session-aware provider routes by
+//! the full `name\0session` address).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::Message;
+use bytes::Bytes;
+use goonline_engine::outbound::{Broadcast, Outbound};
+use goonline_engine::{EngineError, Session};
+use goonline_protocol::codes::close;
+use goonline_protocol::hocuspocus::{HocusAuth, HocusFrame, HocusMessage, address_doc_name};
+use goonline_protocol::lib0::{DecodeError, write_var_string};
+use goonline_protocol::sync::{SyncMessage, encode_update};
+
+use super::native::note_refused;
+use super::{Dialect, Flow, SLOT_HOCUS};
+
+/// Most bytes queued for documents whose auth has not arrived yet.
+const MAX_QUEUED_BYTES: usize = 5 * 1024 * 1024;
+/// Most frames queued for documents whose auth has not arrived yet.
+const MAX_QUEUED_FRAMES: usize = 1000;
+/// Most documents waiting for their auth at once.
+const MAX_UNAUTHENTICATED: usize = 100;
+
+/// State of one Hocuspocus connection.
+#[derive(Default)]
+pub(crate) struct HocusDialect {
+    /// Open documents: name → the address the client uses for it.
+    addresses: HashMap<Arc<str>, String>,
+    /// Frames for documents not yet authenticated, by address.
+    queued: HashMap<String, Vec<Bytes>>,
+    queued_bytes: usize,
+    queued_frames: usize,
+}
+
+fn frame_for(address: &str, message: HocusMessage<'_>) -> Message {
+    Message::Binary(Bytes::from(HocusFrame::Doc { address, message }.to_vec()))
+}
+
+impl HocusDialect {
+    /// Handles one decoded document frame for an authenticated document.
+    fn on_doc_message(
+        &mut self,
+        session: &mut Session,
+        address: &str,
+        message: HocusMessage<'_>,
+        out: &mut Vec<Message>,
+    ) -> Flow {
+        let doc = address_doc_name(address);
+        match message {
+            HocusMessage::Sync(sync) | HocusMessage::SyncReply(sync) => {
+                let is_write = matches!(sync, SyncMessage::Step2(_) | SyncMessage::Update(_));
+                if let Err(e) = session.sync(doc, sync, None) {
+                    note_refused(session, &e);
+                    tracing::debug!(doc, error = %e, "hocuspocus sync refused");
+                    if is_write {
+                        out.push(frame_for(address, HocusMessage::SyncStatus(false)));
+                    }
+                }
+            }
+            HocusMessage::Awareness(update) => {
+                if let Err(e) = session.awareness(doc, update) {
+                    tracing::debug!(doc, error = %e, "hocuspocus awareness refused");
+                }
+            }
+            HocusMessage::QueryAwareness => {
+                let _ = session.query_awareness(doc);
+            }
+            HocusMessage::Close { .. } => {
+                let _ = session.close_doc(doc);
+                self.addresses.remove(doc);
+            }
+            HocusMessage::BroadcastStateless(_) => {
+                // Server-only type: drop this document's connection, as the reference
+                // server does, and say why.
+                let _ = session.close_doc(doc);
+                self.addresses.remove(doc);
+                out.push(frame_for(
+                    address,
+                    HocusMessage::Close {
+                        reason: Some("broadcast_stateless is server-only"),
+                    },
+                ));
+            }
+            HocusMessage::Stateless(_) | HocusMessage::SyncStatus(_) => {
+                // No stateless hooks yet; SyncStatus is server-to-client only.
+            }
+            HocusMessage::Auth(_) => {}
+        }
+        Flow::Continue
+    }
+
+    async fn authenticate(
+        &mut self,
+        session: &mut Session,
+        address: &str,
+        out: &mut Vec<Message>,
+    ) -> Flow {
+        let doc = address_doc_name(address);
+        if session.is_open(doc) {
+            // A token refresh on an open document.
+            out.push(frame_for(
+                address,
+                HocusMessage::Auth(HocusAuth::authenticated(false)),
+            ));
+            return Flow::Continue;
+        }
+        // Load first, so "authenticated" is only said for a document we can serve.
+        if let Err(e) = session.engine().room(doc).await {
+            return Flow::Close(close::UNAVAILABLE, e.to_string());
+        }
+        out.push(frame_for(
+            address,
+            HocusMessage::Auth(HocusAuth::authenticated(false)),
+        ));
+        match session.open(doc).await {
+            Ok(()) => {
+                self.addresses.insert(Arc::from(doc), address.to_string());
+            }
+            Err(e @ (EngineError::LoadFailed(_) | EngineError::ShuttingDown)) => {
+                return Flow::Close(close::UNAVAILABLE, e.to_string());
+            }
+            Err(e) => {
+                out.push(frame_for(
+                    address,
+                    HocusMessage::Auth(HocusAuth::PermissionDenied {
+                        reason: &e.to_string(),
+                    }),
+                ));
+                self.drop_queue(address);
+                return Flow::Continue;
+            }
+        }
+        // Replay what arrived before the auth, in order.
+        if let Some(frames) = self.queued.remove(address) {
+            for f in frames {
+                self.queued_frames -= 1;
+                self.queued_bytes -= f.len();
+                if let Ok(HocusFrame::Doc { address, message }) = HocusFrame::decode(&f)
+                    && let Flow::Close(c, r) = self.on_doc_message(session, address, message, out)
+                {
+                    return Flow::Close(c, r);
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn drop_queue(&mut self, address: &str) {
+        if let Some(frames) = self.queued.remove(address) {
+            self.queued_frames -= frames.len();
+            self.queued_bytes -= frames.iter().map(Bytes::len).sum::<usize>();
+        }
+    }
+
+    fn address_of(&self, doc: &str) -> Option<&str> {
+        self.addresses.get(doc).map(String::as_str)
+    }
+}
+
+impl Dialect for HocusDialect {
+    async fn start(&mut self, _session: &mut Session, _out: &mut Vec<Message>) -> Flow {
+        Flow::Continue
+    }
+
+    async fn on_binary(
+        &mut self,
+        session: &mut Session,
+        frame: Bytes,
+        out: &mut Vec<Message>,
+    ) -> Flow {
+        let decoded = match HocusFrame::decode(&frame) {
+            Ok(f) => f,
+            Err(DecodeError::UnknownMessageType { value, .. }) => {
+                // The reference server and provider log and ignore unknown types.
+                tracing::debug!(value, "ignoring hocuspocus message of unknown type");
+                return Flow::Continue;
+            }
+            Err(e) => {
+                return Flow::Close(
+                    close::PROTOCOL_ERROR,
+                    format!("undecodable hocuspocus frame: {e}"),
+                );
+            }
+        };
+        let (address, message) = match decoded {
+            HocusFrame::Ping => {
+                out.push(Message::Binary(Bytes::from(HocusFrame::Pong.to_vec())));
+                return Flow::Continue;
+            }
+            HocusFrame::Pong => return Flow::Continue,
+            HocusFrame::Doc { address, message } => (address, message),
+        };
+        if let HocusMessage::Auth(HocusAuth::Token { .. }) = message {
+            return self.authenticate(session, address, out).await;
+        }
+        let doc = address_doc_name(address);
+        if session.is_open(doc) {
+            return self.on_doc_message(session, address, message, out);
+        }
+        if matches!(message, HocusMessage::Close { .. }) {
+            self.drop_queue(address);
+            return Flow::Continue;
+        }
+        // Not authenticated yet: queue, within bounds.
+        if !self.queued.contains_key(address) && self.queued.len() >= MAX_UNAUTHENTICATED
+            || self.queued_frames >= MAX_QUEUED_FRAMES
+            || self.queued_bytes + frame.len() > MAX_QUEUED_BYTES
+        {
+            return Flow::Close(
+                close::RESET,
+                "too much traffic for documents that were never authenticated".into(),
+            );
+        }
+        self.queued_frames += 1;
+        self.queued_bytes += frame.len();
+        let address = address.to_string();
+        self.queued.entry(address).or_default().push(frame);
+        Flow::Continue
+    }
+
+    fn on_oversized(&mut self, size: usize, limit: usize, _out: &mut Vec<Message>) -> Flow {
+        Flow::Close(
+            close::MESSAGE_TOO_BIG,
+            format!("frame of {size} bytes exceeds {limit}"),
+        )
+    }
+
+    fn on_text(&mut self, _out: &mut Vec<Message>) -> Flow {
+        Flow::Close(
+            close::PROTOCOL_ERROR,
+            "text frames are not part of the Hocuspocus protocol".into(),
+        )
+    }
+
+    fn encode(&mut self, msg: Outbound, out: &mut Vec<Message>) {
+        let frame = match msg {
+            Outbound::Sync { doc, data } => {
+                let Some(address) = self.address_of(&doc) else {
+                    return;
+                };
+                let Ok(sync) = SyncMessage::decode_all(&data) else {
+                    return;
+                };
+                frame_for(address, HocusMessage::Sync(sync))
+            }
+            Outbound::Update(b) => {
+                let Some(address) = self.address_of(&b.doc) else {
+                    return;
+                };
+                if *address == *b.doc {
+                    Message::Binary(b.frame(SLOT_HOCUS, |b| update_frame(&b.doc, b)))
+                } else {
+                    Message::Binary(Bytes::from(update_frame(address, &b)))
+                }
+            }
+            Outbound::Awareness(b) => {
+                let Some(address) = self.address_of(&b.doc) else {
+                    return;
+                };
+                let encode = |addr: &str, b: &Broadcast| {
+                    HocusFrame::Doc {
+                        address: addr,
+                        message: HocusMessage::Awareness(&b.payload),
+                    }
+                    .to_vec()
+                };
+                if *address == *b.doc {
+                    Message::Binary(b.frame(SLOT_HOCUS, |b| encode(&b.doc, b)))
+                } else {
+                    Message::Binary(Bytes::from(encode(address, &b)))
+                }
+            }
+            Outbound::Ack { doc, .. } => {
+                let Some(address) = self.address_of(&doc) else {
+                    return;
+                };
+                frame_for(address, HocusMessage::SyncStatus(true))
+            }
+        };
+        out.push(frame);
+    }
+
+    fn heartbeat(&mut self, out: &mut Vec<Message>) {
+        // The provider answers a bare Ping with Pong, and counts it as traffic.
+        out.push(Message::Binary(Bytes::from(HocusFrame::Ping.to_vec())));
+    }
+}
+
+fn update_frame(address: &str, b: &Broadcast) -> Vec<u8> {
+    let mut out = Vec::with_capacity(address.len() + b.payload.len() + 12);
+    write_var_string(&mut out, address);
+    out.push(0); // Sync
+    encode_update(&b.payload, &mut out);
+    out
+}

@@ -1,0 +1,227 @@
+//! The native dialect (`/v1/ws`): MessagePack frames, see `docs/protocol.md`.
+//!
+//! The first frame must be `hello` with a supported version; after `welcome`, every
+//! frame maps to one session call. Problems with a single frame are answered with
+//! an `error` frame naming the offending frame's `id`, and the connection goes on;
+//! only a broken handshake closes it (4400).
+
+use axum::extract::ws::Message;
+use bytes::Bytes;
+use goonline_engine::outbound::Outbound;
+use goonline_engine::{EngineError, Session};
+use goonline_protocol::codes::{ErrorCode, close};
+use goonline_protocol::native::{self, ClientFrame, Limits, PROTOCOL_VERSION, ServerFrame};
+use goonline_protocol::sync::{SyncMessage, encode_update};
+
+use super::{Dialect, Flow, SLOT_NATIVE};
+
+/// State of one native connection.
+pub(crate) struct NativeDialect {
+    greeted: bool,
+    heartbeat_ms: u64,
+    limits: Limits,
+}
+
+impl NativeDialect {
+    pub(crate) fn new(heartbeat_ms: u64, limits: Limits) -> Self {
+        NativeDialect {
+            greeted: false,
+            heartbeat_ms,
+            limits,
+        }
+    }
+}
+
+fn error_frame(
+    code: ErrorCode,
+    message: impl Into<String>,
+    re: Option<u64>,
+    doc: Option<&str>,
+) -> Message {
+    let frame = ServerFrame::Error {
+        code,
+        message: message.into(),
+        re,
+        doc: doc.map(str::to_string),
+    };
+    Message::Binary(Bytes::from(frame.encode()))
+}
+
+fn engine_error(e: &EngineError, re: Option<u64>, doc: &str) -> Message {
+    error_frame(e.code(), e.to_string(), re, Some(doc))
+}
+
+impl Dialect for NativeDialect {
+    async fn start(&mut self, _session: &mut Session, _out: &mut Vec<Message>) -> Flow {
+        Flow::Continue
+    }
+
+    async fn on_binary(
+        &mut self,
+        session: &mut Session,
+        frame: Bytes,
+        out: &mut Vec<Message>,
+    ) -> Flow {
+        let frame = match ClientFrame::decode(&frame) {
+            Ok(f) => f,
+            Err(e) => {
+                session
+                    .engine()
+                    .metrics()
+                    .protocol_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                out.push(error_frame(e.code, e.message, e.re, None));
+                return Flow::Continue;
+            }
+        };
+        if !self.greeted {
+            return match frame {
+                ClientFrame::Hello { version, .. } if version == PROTOCOL_VERSION => {
+                    self.greeted = true;
+                    let welcome = ServerFrame::Welcome {
+                        version: PROTOCOL_VERSION,
+                        session: session.id().to_string(),
+                        server: concat!("goonline ", env!("CARGO_PKG_VERSION")).to_string(),
+                        heartbeat_ms: self.heartbeat_ms,
+                        limits: self.limits,
+                    };
+                    out.push(Message::Binary(Bytes::from(welcome.encode())));
+                    Flow::Continue
+                }
+                ClientFrame::Hello { version, .. } => {
+                    let msg = format!(
+                        "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                    );
+                    out.push(error_frame(
+                        ErrorCode::UnsupportedVersion,
+                        msg.clone(),
+                        None,
+                        None,
+                    ));
+                    Flow::Close(close::NATIVE_PROTOCOL_VIOLATION, msg)
+                }
+                _ => {
+                    let msg = "the first frame must be `hello`";
+                    out.push(error_frame(ErrorCode::HelloRequired, msg, None, None));
+                    Flow::Close(close::NATIVE_PROTOCOL_VIOLATION, msg.to_string())
+                }
+            };
+        }
+        match frame {
+            ClientFrame::Hello { .. } => {
+                out.push(error_frame(
+                    ErrorCode::HelloRequired,
+                    "`hello` was already received",
+                    None,
+                    None,
+                ));
+            }
+            ClientFrame::Open { doc, id } => {
+                if let Err(e) = session.open(&doc).await {
+                    out.push(engine_error(&e, id, &doc));
+                }
+            }
+            ClientFrame::Close { doc } => {
+                if let Err(e) = session.close_doc(&doc) {
+                    out.push(engine_error(&e, None, &doc));
+                }
+            }
+            ClientFrame::Sync { doc, data, id } => {
+                let result = match SyncMessage::decode_all(&data) {
+                    Ok(msg) => session.sync(&doc, msg, id),
+                    Err(e) => {
+                        if session.is_open(&doc) {
+                            Err(EngineError::InvalidUpdate(format!(
+                                "sync message does not decode: {e}"
+                            )))
+                        } else {
+                            Err(EngineError::DocNotOpen(doc.clone()))
+                        }
+                    }
+                };
+                if let Err(e) = result {
+                    note_refused(session, &e);
+                    out.push(engine_error(&e, id, &doc));
+                }
+            }
+            ClientFrame::Awareness { doc, data } => {
+                if let Err(e) = session.awareness(&doc, &data) {
+                    out.push(engine_error(&e, None, &doc));
+                }
+            }
+            ClientFrame::Ping { ts } => {
+                out.push(Message::Binary(Bytes::from(
+                    ServerFrame::Pong { ts }.encode(),
+                )));
+            }
+        }
+        Flow::Continue
+    }
+
+    fn on_oversized(&mut self, size: usize, limit: usize, out: &mut Vec<Message>) -> Flow {
+        // The frame is dropped whole; the connection goes on.
+        out.push(error_frame(
+            ErrorCode::FrameTooLarge,
+            format!("frame of {size} bytes exceeds the limit of {limit} bytes"),
+            None,
+            None,
+        ));
+        Flow::Continue
+    }
+
+    fn on_text(&mut self, out: &mut Vec<Message>) -> Flow {
+        out.push(error_frame(
+            ErrorCode::BadFrame,
+            "text frames are not accepted; send binary MessagePack",
+            None,
+            None,
+        ));
+        Flow::Continue
+    }
+
+    fn encode(&mut self, msg: Outbound, out: &mut Vec<Message>) {
+        let frame = match msg {
+            Outbound::Sync { doc, data } => Bytes::from(native::encode_sync_frame(&doc, &data)),
+            Outbound::Update(b) => b.frame(SLOT_NATIVE, |b| {
+                let mut sync = Vec::with_capacity(b.payload.len() + 6);
+                encode_update(&b.payload, &mut sync);
+                native::encode_sync_frame(&b.doc, &sync)
+            }),
+            Outbound::Awareness(b) => b.frame(SLOT_NATIVE, |b| {
+                native::encode_awareness_frame(&b.doc, &b.payload)
+            }),
+            Outbound::Ack {
+                doc, id: Some(id), ..
+            } => Bytes::from(
+                ServerFrame::Ack {
+                    doc: doc.to_string(),
+                    id,
+                }
+                .encode(),
+            ),
+            Outbound::Ack { id: None, .. } => return,
+        };
+        out.push(Message::Binary(frame));
+    }
+
+    fn heartbeat(&mut self, _out: &mut Vec<Message>) {
+        // Native clients ping us; the transport's WebSocket ping covers the rest.
+    }
+}
+
+/// Counts a refused update in the metrics.
+pub(crate) fn note_refused(session: &Session, e: &EngineError) {
+    if matches!(
+        e,
+        EngineError::InvalidUpdate(_)
+            | EngineError::DocTooLarge { .. }
+            | EngineError::FrameTooLarge { .. }
+            | EngineError::Forbidden(_)
+    ) {
+        session
+            .engine()
+            .metrics()
+            .updates_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}

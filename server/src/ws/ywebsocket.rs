@@ -1,0 +1,157 @@
+//! The y-websocket dialect (`/y/{doc}`): one document per socket, exactly the
+//! y-websocket protocol, so unmodified `WebsocketProvider`s work.
+//!
+//! y-websocket has no error message, so problems close the socket with a code from
+//! `docs/protocol.md`: undecodable bytes 1002, an update Yrs refuses 4422, too
+//! large 1009, load failure 4503. A write refused by the access policy is dropped
+//! and answered with the protocol's permission-denied message, as the reference
+//! server does for read-only connections. The client's own updates are echoed back
+//! once durable (v4 clients clear their pending state from the echo).
+
+use std::sync::Arc;
+
+use axum::extract::ws::Message;
+use bytes::Bytes;
+use goonline_engine::outbound::{Broadcast, Outbound};
+use goonline_engine::{EngineError, Session};
+use goonline_protocol::codes::close;
+use goonline_protocol::lib0::write_var_bytes;
+use goonline_protocol::ywebsocket::YwsMessage;
+
+use super::native::note_refused;
+use super::{Dialect, Flow, SLOT_YWS};
+
+/// An empty awareness update (zero entries): sent as keepalive traffic, because the
+/// y-websocket client closes after 30 s without an application message.
+const KEEPALIVE: [u8; 3] = [1, 1, 0];
+
+/// State of one y-websocket connection.
+pub(crate) struct YwsDialect {
+    doc: String,
+}
+
+impl YwsDialect {
+    pub(crate) fn new(doc: String) -> Self {
+        YwsDialect { doc }
+    }
+}
+
+/// Maps an engine error to the close it deserves on this dialect.
+fn close_for(e: &EngineError) -> Flow {
+    let code = match e {
+        EngineError::InvalidUpdate(_) => close::INVALID_UPDATE,
+        EngineError::FrameTooLarge { .. } | EngineError::DocTooLarge { .. } => {
+            close::MESSAGE_TOO_BIG
+        }
+        EngineError::LoadFailed(_)
+        | EngineError::ShuttingDown
+        | EngineError::TooManyConnections(_) => close::UNAVAILABLE,
+        EngineError::Forbidden(_) => close::FORBIDDEN,
+        EngineError::InvalidDocName(_) | EngineError::TooManyDocs(_) => close::PROTOCOL_ERROR,
+        EngineError::DocNotOpen(_) | EngineError::DocAlreadyOpen(_) => close::INTERNAL_ERROR,
+    };
+    Flow::Close(code, e.to_string())
+}
+
+fn update_frame(b: &Broadcast) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.payload.len() + 8);
+    out.extend_from_slice(&[0, 2]);
+    write_var_bytes(&mut out, &b.payload);
+    out
+}
+
+impl Dialect for YwsDialect {
+    async fn start(&mut self, session: &mut Session, _out: &mut Vec<Message>) -> Flow {
+        match session.open(&self.doc).await {
+            Ok(()) => Flow::Continue,
+            Err(e) => close_for(&e),
+        }
+    }
+
+    async fn on_binary(
+        &mut self,
+        session: &mut Session,
+        frame: Bytes,
+        out: &mut Vec<Message>,
+    ) -> Flow {
+        let msg = match YwsMessage::decode(&frame) {
+            Ok(m) => m,
+            Err(e) => {
+                return Flow::Close(
+                    close::PROTOCOL_ERROR,
+                    format!("undecodable y-websocket message: {e}"),
+                );
+            }
+        };
+        let result = match msg {
+            YwsMessage::Sync(sync) => session.sync(&self.doc, sync, None),
+            YwsMessage::Awareness(update) => session.awareness(&self.doc, update),
+            YwsMessage::QueryAwareness => session.query_awareness(&self.doc),
+            // Clients never send auth messages; ignore as the reference server does.
+            YwsMessage::Auth { .. } => Ok(()),
+        };
+        match result {
+            Ok(()) => Flow::Continue,
+            Err(EngineError::Forbidden(reason)) => {
+                note_refused(session, &EngineError::Forbidden(reason.clone()));
+                out.push(Message::Binary(Bytes::from(
+                    YwsMessage::Auth {
+                        denied_reason: &reason,
+                    }
+                    .to_vec(),
+                )));
+                Flow::Continue
+            }
+            Err(e) => {
+                note_refused(session, &e);
+                close_for(&e)
+            }
+        }
+    }
+
+    fn on_oversized(&mut self, size: usize, limit: usize, _out: &mut Vec<Message>) -> Flow {
+        Flow::Close(
+            close::MESSAGE_TOO_BIG,
+            format!("frame of {size} bytes exceeds {limit}"),
+        )
+    }
+
+    fn on_text(&mut self, _out: &mut Vec<Message>) -> Flow {
+        Flow::Close(
+            close::PROTOCOL_ERROR,
+            "text frames are not part of the y-websocket protocol".into(),
+        )
+    }
+
+    fn encode(&mut self, msg: Outbound, out: &mut Vec<Message>) {
+        let frame = match msg {
+            Outbound::Sync { data, .. } => {
+                let mut f = Vec::with_capacity(data.len() + 1);
+                f.push(0);
+                f.extend_from_slice(&data);
+                Bytes::from(f)
+            }
+            Outbound::Update(b) => b.frame(SLOT_YWS, update_frame),
+            Outbound::Ack {
+                update: Some(b), ..
+            } => echo(&b),
+            Outbound::Ack { update: None, .. } => return,
+            Outbound::Awareness(b) => b.frame(SLOT_YWS, |b| {
+                let mut f = Vec::with_capacity(b.payload.len() + 6);
+                f.push(1);
+                write_var_bytes(&mut f, &b.payload);
+                f
+            }),
+        };
+        out.push(Message::Binary(frame));
+    }
+
+    fn heartbeat(&mut self, out: &mut Vec<Message>) {
+        out.push(Message::Binary(Bytes::from_static(&KEEPALIVE)));
+    }
+}
+
+/// The echo of a client's own update, sent as its acknowledgement.
+fn echo(b: &Arc<Broadcast>) -> Bytes {
+    b.frame(SLOT_YWS, update_frame)
+}
