@@ -30,10 +30,19 @@ use crate::error::ServerError;
 /// Connects the store, starts the engine and binds the listener; returns the
 /// bound address and the future that serves until `shutdown` resolves (and then
 /// drains). `Ok(true)` from that future means everything acknowledged was flushed.
-pub async fn start(
+pub async fn start<F>(
     args: &ServeArgs,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(SocketAddr, impl Future<Output = std::io::Result<bool>>), ServerError> {
+    shutdown: F,
+) -> Result<
+    (
+        SocketAddr,
+        impl Future<Output = std::io::Result<bool>> + use<F>,
+    ),
+    ServerError,
+>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let url = args.database_url();
     if args.database_url.is_none() {
         std::fs::create_dir_all(&args.data_dir).map_err(|e| {
@@ -50,11 +59,20 @@ pub async fn start(
 }
 
 /// Like [`start`], with a store the caller built (tests inject faults this way).
-pub async fn start_with_store(
+pub async fn start_with_store<F>(
     args: &ServeArgs,
     store: Arc<dyn Store>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(SocketAddr, impl Future<Output = std::io::Result<bool>>), ServerError> {
+    shutdown: F,
+) -> Result<
+    (
+        SocketAddr,
+        impl Future<Output = std::io::Result<bool>> + use<F>,
+    ),
+    ServerError,
+>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let engine = Engine::start(EngineParts {
         config: args.engine_config(),
         store,

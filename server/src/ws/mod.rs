@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use goonline_engine::metrics::{Metrics, add, inc};
-use goonline_engine::outbound::Outbound;
+use goonline_engine::outbound::{KillSwitch, Outbound};
 use goonline_engine::{Session, SessionEvents};
 use goonline_protocol::codes::close;
 use tokio_util::sync::CancellationToken;
@@ -92,7 +92,7 @@ pub(crate) async fn drive<D: Dialect>(
     let metrics = cfg.metrics.clone();
 
     let flow = dialect.start(&mut session, &mut out).await;
-    if write(&mut sink, &mut out, &cfg).await.is_err() {
+    if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
         return;
     }
     if let Flow::Close(code, reason) = flow {
@@ -115,7 +115,7 @@ pub(crate) async fn drive<D: Dialect>(
                 while let Ok(msg) = rx.try_recv() {
                     dialect.encode(msg, &mut out);
                 }
-                if write(&mut sink, &mut out, &cfg).await.is_err() {
+                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
                     return;
                 }
                 break (close::GOING_AWAY, "server shutting down".to_string());
@@ -145,7 +145,7 @@ pub(crate) async fn drive<D: Dialect>(
                     }
                     Some(Ok(Message::Close(_))) => break (close::NORMAL, String::new()),
                 };
-                if write(&mut sink, &mut out, &cfg).await.is_err() {
+                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
                     return;
                 }
                 if let Flow::Close(code, reason) = flow {
@@ -162,7 +162,7 @@ pub(crate) async fn drive<D: Dialect>(
                     }
                     n += 1;
                 }
-                if write(&mut sink, &mut out, &cfg).await.is_err() {
+                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
                     return;
                 }
             }
@@ -172,7 +172,7 @@ pub(crate) async fn drive<D: Dialect>(
                 }
                 out.push(Message::Ping(Bytes::new()));
                 dialect.heartbeat(&mut out);
-                if write(&mut sink, &mut out, &cfg).await.is_err() {
+                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
                     return;
                 }
             }
@@ -190,6 +190,7 @@ async fn write(
     sink: &mut SplitSink<WebSocket, Message>,
     frames: &mut Vec<Message>,
     cfg: &ConnSettings,
+    kill: &KillSwitch,
 ) -> Result<(), ()> {
     if frames.is_empty() {
         return Ok(());
@@ -209,7 +210,14 @@ async fn write(
         }
         sink.flush().await
     };
-    match tokio::time::timeout(cfg.write_timeout, send_all).await {
+    // A session the engine killed (its queue overflowed while this write was
+    // blocked) is dropped at once: waiting out the write timeout would only keep
+    // its memory.
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(cfg.write_timeout, send_all) => r,
+        _ = kill.killed() => return Err(()),
+    };
+    match outcome {
         Ok(Ok(())) => {
             add(&metrics.frames_out, n);
             add(&metrics.bytes_out, bytes as u64);

@@ -1,0 +1,162 @@
+//! Helpers for engine tests: engines on real stores, and a client-side Yrs doc
+//! that follows what a session receives.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use goonline_engine::access::AllowAll;
+use goonline_engine::bus::LocalBus;
+use goonline_engine::metrics::Metrics;
+use goonline_engine::outbound::Outbound;
+use goonline_engine::store::Store;
+use goonline_engine::{Engine, EngineConfig, EngineParts, Session, SessionEvents};
+use goonline_protocol::sync::SyncMessage;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
+
+/// Starts an engine on `store`.
+pub fn engine(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
+    Engine::start(EngineParts {
+        config,
+        store,
+        bus: LocalBus::new(),
+        access: Arc::new(AllowAll),
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+/// A session plus the client-side document it keeps in step.
+pub struct Client {
+    pub session: Session,
+    pub events: SessionEvents,
+    pub doc: Doc,
+    pub acks: Vec<Option<u64>>,
+    pub awareness: Vec<Vec<u8>>,
+    next_id: u64,
+}
+
+impl Client {
+    pub fn connect(engine: &Engine) -> Client {
+        let (session, events) = engine.connect(None).expect("connect");
+        Client {
+            session,
+            events,
+            doc: Doc::new(),
+            acks: Vec::new(),
+            awareness: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Opens `name` and completes the sync handshake.
+    pub async fn open(&mut self, name: &str) {
+        self.session.open(name).await.expect("open");
+        let sv = self.doc.transact().state_vector().encode_v1_bytes();
+        self.session
+            .sync(name, SyncMessage::Step1(&sv), None)
+            .expect("step1");
+        self.pump();
+    }
+
+    /// Inserts `s` at the end of text `t` and sends the update; returns its ack id.
+    pub fn type_text(&mut self, name: &str, s: &str) -> u64 {
+        let update = {
+            let text = self.doc.get_or_insert_text("t");
+            let mut txn = self.doc.transact_mut();
+            let len = text.len(&txn);
+            text.insert(&mut txn, len, s);
+            txn.encode_update_v1()
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.session
+            .sync(name, SyncMessage::Update(&update), Some(id))
+            .expect("update");
+        id
+    }
+
+    pub fn text(&self) -> String {
+        let text = self.doc.get_or_insert_text("t");
+        text.get_string(&self.doc.transact())
+    }
+
+    /// Applies everything queued for this session; returns how many messages.
+    pub fn pump(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(msg) = self.events.rx.try_recv() {
+            self.handle(msg);
+            n += 1;
+        }
+        n
+    }
+
+    fn handle(&mut self, msg: Outbound) {
+        match msg {
+            Outbound::Sync { data, .. } => {
+                match SyncMessage::decode_all(&data).expect("sync from server") {
+                    SyncMessage::Step1(_) => {}
+                    SyncMessage::Step2(u) | SyncMessage::Update(u) => apply(&self.doc, u),
+                }
+            }
+            Outbound::Update(b) => apply(&self.doc, &b.payload),
+            Outbound::Awareness(b) => self.awareness.push(b.payload.to_vec()),
+            Outbound::Ack { id, .. } => self.acks.push(id),
+        }
+    }
+
+    /// Pumps until `pred` holds or `timeout` passes.
+    pub async fn until(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Client) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            self.pump();
+            if pred(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            match tokio::time::timeout_at(deadline, self.events.rx.recv()).await {
+                Ok(Some(msg)) => self.handle(msg),
+                Ok(None) | Err(_) => {}
+            }
+        }
+    }
+}
+
+pub fn apply(doc: &Doc, update: &[u8]) {
+    let u = Update::decode_v1(update).expect("update from server decodes");
+    doc.transact_mut().apply_update(u).expect("apply");
+}
+
+pub trait SvBytes {
+    fn encode_v1_bytes(&self) -> Vec<u8>;
+}
+
+impl SvBytes for StateVector {
+    fn encode_v1_bytes(&self) -> Vec<u8> {
+        yrs::updates::encoder::Encode::encode_v1(self)
+    }
+}
+
+/// Text of a doc encoded as a v1 update.
+pub fn text_of_state(state: &[u8]) -> String {
+    let doc = Doc::new();
+    apply(&doc, state);
+    let text = doc.get_or_insert_text("t");
+    text.get_string(&doc.transact())
+}
+
+/// State vector of a doc encoded as a v1 update.
+pub fn sv_of_state(state: &[u8]) -> StateVector {
+    let doc = Doc::new();
+    apply(&doc, state);
+    doc.transact().state_vector()
+}
+
+pub const WAIT: Duration = Duration::from_secs(10);
