@@ -171,7 +171,7 @@ impl Writers {
             for (_, ev, _, _) in &mut self.sessions {
                 let mut acks = 0;
                 while acks < per_session {
-                    match ev.rx.recv().await.expect("session queue open") {
+                    match ev.rx.recv().await.expect("session queue open").msg {
                         Outbound::Ack { .. } => acks += 1,
                         other => panic!("unexpected message {other:?}"),
                     }

@@ -30,7 +30,8 @@ pub struct EngineConfig {
     pub awareness_ttl: Duration,
     /// How often the housekeeping task sweeps awareness and idle rooms.
     pub sweep_interval: Duration,
-    /// Most log entries written in one group-commit transaction.
+    /// Most rooms whose pending writes go into one group-commit transaction
+    /// (each room contributes everything it has pending).
     pub max_commit_batch: usize,
 }
 

@@ -273,6 +273,9 @@ impl Engine {
         if let Some(w) = writer {
             w.abort();
         }
+        // Rooms point back at the shared state; dropping them breaks the cycle so
+        // the store pool and every document are freed with the engine.
+        self.shared.rooms.clear();
         flushed
     }
 }

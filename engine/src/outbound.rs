@@ -109,12 +109,26 @@ impl KillSwitch {
     }
 }
 
-/// The engine's handle on a session's outbound queue.
+/// One message on a session's queue, tagged with the membership it is for.
+///
+/// A connection may hold the same document more than once (a Hocuspocus socket
+/// shared by two providers of one document, each with its own address); the
+/// member id tells the transport which of them a message belongs to.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The membership (see [`crate::Session::open_as`]) this message is for.
+    pub member: u64,
+    /// The message.
+    pub msg: Outbound,
+}
+
+/// The engine's handle on one membership's share of a session's outbound queue.
 #[derive(Clone)]
 pub struct SessionTx {
-    /// Engine-internal session number.
+    /// Membership id: unique per (session, opened document) pair. Rooms use it to
+    /// skip the sender in broadcasts and to own awareness states.
     pub id: u64,
-    tx: mpsc::Sender<Outbound>,
+    tx: mpsc::Sender<Delivery>,
     kill: Arc<KillSwitch>,
     metrics: Arc<Metrics>,
     slow: Arc<AtomicBool>,
@@ -123,7 +137,7 @@ pub struct SessionTx {
 impl SessionTx {
     pub(crate) fn new(
         id: u64,
-        tx: mpsc::Sender<Outbound>,
+        tx: mpsc::Sender<Delivery>,
         kill: Arc<KillSwitch>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -136,10 +150,18 @@ impl SessionTx {
         }
     }
 
+    /// The same queue under another membership id.
+    pub(crate) fn for_member(&self, id: u64) -> SessionTx {
+        SessionTx { id, ..self.clone() }
+    }
+
     /// Queues `msg`. A full queue kills the session as a slow consumer (once);
     /// returns whether the message was queued.
     pub fn send(&self, msg: Outbound) -> bool {
-        match self.tx.try_send(msg) {
+        match self.tx.try_send(Delivery {
+            member: self.id,
+            msg,
+        }) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if !self.slow.swap(true, Ordering::Relaxed) {

@@ -65,12 +65,6 @@ pub struct Room {
     state: Mutex<RoomState>,
 }
 
-/// What a session gets when it joins: the messages that start its sync.
-pub(crate) struct JoinGreeting {
-    pub step1: Bytes,
-    pub awareness: Option<Bytes>,
-}
-
 impl Room {
     /// Builds a room from what the store holds. Stored data that does not decode is
     /// an error: serving an empty document instead would later overwrite the real one.
@@ -139,12 +133,14 @@ impl Room {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a session. Returns `None` if the room was evicted meanwhile (the caller
+    /// Adds a session and queues its greeting: the server's sync step 1 and the
+    /// current awareness. Both are queued under the room lock, so no broadcast can
+    /// overtake them. Returns `false` if the room was evicted meanwhile (the caller
     /// loads it again).
-    pub(crate) fn join(&self, tx: SessionTx) -> Option<JoinGreeting> {
+    pub(crate) fn join(&self, tx: SessionTx) -> bool {
         let mut st = self.lock();
         if st.evicted {
-            return None;
+            return false;
         }
         let sv = st.doc.transact().state_vector();
         let mut step1 = Vec::new();
@@ -152,13 +148,19 @@ impl Room {
             &yrs::updates::encoder::Encode::encode_v1(&sv),
             &mut step1,
         );
-        let awareness = st.awareness.full_update().map(Bytes::from);
+        tx.send(Outbound::Sync {
+            doc: self.name.clone(),
+            data: Bytes::from(step1),
+        });
+        if let Some(aw) = st.awareness.full_update() {
+            tx.send(Outbound::Awareness(Arc::new(Broadcast::new(
+                self.name.clone(),
+                Bytes::from(aw),
+            ))));
+        }
         st.sessions.push(tx);
         st.idle_since = None;
-        Some(JoinGreeting {
-            step1: Bytes::from(step1),
-            awareness,
-        })
+        true
     }
 
     /// Removes a session and the awareness states it published.

@@ -2,13 +2,16 @@
 //!
 //! Transport adapters decode their dialect's frames into calls on [`Session`]
 //! (`open`, `sync`, `awareness`, `close_doc`) and drain [`SessionEvents`] to send
-//! what the engine produces. The session owns its document memberships: dropping it
-//! leaves every room, removes its awareness states and frees its connection slot.
+//! what the engine produces. Each opened document is a *membership* named by a key
+//! the adapter chooses: the document name for the native and y-websocket dialects,
+//! the frame address for Hocuspocus, where one socket may carry the same document
+//! twice (two providers with session-aware addresses). Dropping the session leaves
+//! every room, removes its awareness states and frees its connection slot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
 use goonline_protocol::awareness::decode_awareness_update;
 use goonline_protocol::sync::SyncMessage;
 use tokio::sync::mpsc;
@@ -16,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::access::{DocAccess, Principal};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::outbound::{KillSwitch, Outbound, SessionTx};
+use crate::outbound::{Broadcast, Delivery, KillSwitch, Outbound, SessionTx};
 use crate::room::Room;
 
 /// Longest document name accepted, in bytes.
@@ -24,10 +27,16 @@ pub const MAX_DOC_NAME_BYTES: usize = 512;
 
 /// The receiving side of a session, owned by its transport.
 pub struct SessionEvents {
-    /// Messages to send, in order.
-    pub rx: mpsc::Receiver<Outbound>,
+    /// Messages to send, in order, each tagged with its membership.
+    pub rx: mpsc::Receiver<Delivery>,
     /// Fires when the engine wants the connection closed (e.g. slow consumer).
     pub kill: Arc<KillSwitch>,
+}
+
+/// One opened document.
+struct Membership {
+    room: Arc<Room>,
+    tx: SessionTx,
 }
 
 /// One connection's session.
@@ -35,7 +44,7 @@ pub struct Session {
     engine: Engine,
     tx: SessionTx,
     principal: Principal,
-    docs: HashMap<Arc<str>, Arc<Room>>,
+    members: HashMap<String, Membership>,
 }
 
 impl Session {
@@ -44,7 +53,7 @@ impl Session {
             engine,
             tx,
             principal,
-            docs: HashMap::new(),
+            members: HashMap::new(),
         }
     }
 
@@ -53,36 +62,37 @@ impl Session {
         &self.principal.session_id
     }
 
-    /// Engine-internal session number (also the owner of its awareness states).
-    pub fn number(&self) -> u64 {
-        self.tx.id
-    }
-
     /// The engine this session belongs to.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// Whether `doc` is open on this session.
-    pub fn is_open(&self, doc: &str) -> bool {
-        self.docs.contains_key(doc)
+    /// Whether a membership named `key` is open.
+    pub fn is_open(&self, key: &str) -> bool {
+        self.members.contains_key(key)
     }
 
-    /// Names of the open documents.
-    pub fn open_docs(&self) -> impl Iterator<Item = &Arc<str>> {
-        self.docs.keys()
+    /// Number of open memberships.
+    pub fn open_count(&self) -> usize {
+        self.members.len()
     }
 
-    /// Opens `doc`: checks access, loads the room (once, shared with concurrent
-    /// openers), joins it, and queues the server's sync step 1 and the current
-    /// awareness for this session.
-    pub async fn open(&mut self, doc: &str) -> Result<(), EngineError> {
+    /// Opens `doc` under the key `doc`; see [`Session::open_as`].
+    pub async fn open(&mut self, doc: &str) -> Result<u64, EngineError> {
+        self.open_as(doc, doc).await
+    }
+
+    /// Opens `doc` as membership `key`: checks access, loads the room (once,
+    /// shared with concurrent openers), joins it, and queues the server's sync step
+    /// 1 and the current awareness. Returns the member id that tags this
+    /// membership's messages.
+    pub async fn open_as(&mut self, key: &str, doc: &str) -> Result<u64, EngineError> {
         validate_doc_name(doc)?;
-        if self.docs.contains_key(doc) {
-            return Err(EngineError::DocAlreadyOpen(doc.to_string()));
+        if self.members.contains_key(key) {
+            return Err(EngineError::DocAlreadyOpen(key.to_string()));
         }
         let max = self.engine.config().max_open_docs;
-        if self.docs.len() >= max {
+        if self.members.len() >= max {
             return Err(EngineError::TooManyDocs(max));
         }
         self.engine
@@ -93,43 +103,40 @@ impl Session {
         if self.engine.is_closing() {
             return Err(EngineError::ShuttingDown);
         }
+        let member = self
+            .engine
+            .shared
+            .next_session
+            .fetch_add(1, Ordering::Relaxed);
+        let tx = self.tx.for_member(member);
         // A room evicted between lookup and join is loaded again.
-        let (room, greeting) = loop {
+        let room = loop {
             let room = self.engine.room(doc).await?;
-            if let Some(g) = room.join(self.tx.clone()) {
-                break (room, g);
+            if room.join(tx.clone()) {
+                break room;
             }
             tokio::task::yield_now().await;
         };
-        let name = room.name.clone();
-        self.tx.send(Outbound::Sync {
-            doc: name.clone(),
-            data: greeting.step1,
-        });
-        if let Some(aw) = greeting.awareness {
-            self.tx.send(Outbound::Awareness(Arc::new(
-                crate::outbound::Broadcast::new(name.clone(), aw),
-            )));
-        }
-        self.docs.insert(name, room);
-        Ok(())
+        self.members
+            .insert(key.to_string(), Membership { room, tx });
+        Ok(member)
     }
 
-    /// Leaves `doc`; its awareness states are removed for everyone.
-    pub fn close_doc(&mut self, doc: &str) -> Result<(), EngineError> {
-        match self.docs.remove(doc) {
-            Some(room) => {
-                room.leave(self.tx.id);
+    /// Leaves membership `key`; its awareness states are removed for everyone.
+    pub fn close_doc(&mut self, key: &str) -> Result<(), EngineError> {
+        match self.members.remove(key) {
+            Some(m) => {
+                m.room.leave(m.tx.id);
                 Ok(())
             }
-            None => Err(EngineError::DocNotOpen(doc.to_string())),
+            None => Err(EngineError::DocNotOpen(key.to_string())),
         }
     }
 
-    fn room(&self, doc: &str) -> Result<&Arc<Room>, EngineError> {
-        self.docs
-            .get(doc)
-            .ok_or_else(|| EngineError::DocNotOpen(doc.to_string()))
+    fn member(&self, key: &str) -> Result<&Membership, EngineError> {
+        self.members
+            .get(key)
+            .ok_or_else(|| EngineError::DocNotOpen(key.to_string()))
     }
 
     /// Whether this session may write `doc` (checked before every write).
@@ -141,65 +148,60 @@ impl Session {
             .map_err(EngineError::Forbidden)
     }
 
-    /// Handles a y-protocols sync message for an open document. Step 1 is answered
+    /// Handles a y-protocols sync message for membership `key`. Step 1 is answered
     /// with step 2; step 2 and updates are applied, broadcast and logged, and
     /// acknowledged (with `ack_id`) once durable.
     pub fn sync(
         &mut self,
-        doc: &str,
+        key: &str,
         msg: SyncMessage<'_>,
         ack_id: Option<u64>,
     ) -> Result<(), EngineError> {
-        let room = self.room(doc)?.clone();
+        let m = self.member(key)?;
         match msg {
             SyncMessage::Step1(sv) => {
-                let step2 = room.step2_for(sv)?;
-                self.tx.send(Outbound::Sync {
-                    doc: room.name.clone(),
+                let step2 = m.room.step2_for(sv)?;
+                m.tx.send(Outbound::Sync {
+                    doc: m.room.name.clone(),
                     data: step2,
                 });
                 Ok(())
             }
             SyncMessage::Step2(update) | SyncMessage::Update(update) => {
-                self.can_write(doc)?;
-                room.apply_client_update(&self.tx, update, ack_id)
+                self.can_write(&m.room.name)?;
+                m.room.apply_client_update(&m.tx, update, ack_id)
             }
         }
     }
 
     /// Handles an awareness update (bytes as y-protocols encodes them).
-    pub fn awareness(&mut self, doc: &str, update: &[u8]) -> Result<(), EngineError> {
-        let room = self.room(doc)?.clone();
-        self.can_write(doc)?;
+    pub fn awareness(&mut self, key: &str, update: &[u8]) -> Result<(), EngineError> {
+        let m = self.member(key)?;
+        self.can_write(&m.room.name)?;
         let entries = decode_awareness_update(update).map_err(|e| {
             EngineError::InvalidUpdate(format!("awareness update does not decode: {e}"))
         })?;
-        room.apply_awareness(self.tx.id, &entries);
+        m.room.apply_awareness(m.tx.id, &entries);
         Ok(())
     }
 
-    /// Queues the full awareness state of `doc` for this session (QueryAwareness).
-    pub fn query_awareness(&mut self, doc: &str) -> Result<(), EngineError> {
-        let room = self.room(doc)?.clone();
-        if let Some(aw) = room.awareness_snapshot() {
-            self.tx.send(Outbound::Awareness(Arc::new(
-                crate::outbound::Broadcast::new(room.name.clone(), aw),
-            )));
+    /// Queues the full awareness state of membership `key` (QueryAwareness).
+    pub fn query_awareness(&mut self, key: &str) -> Result<(), EngineError> {
+        let m = self.member(key)?;
+        if let Some(aw) = m.room.awareness_snapshot() {
+            m.tx.send(Outbound::Awareness(Arc::new(Broadcast::new(
+                m.room.name.clone(),
+                aw,
+            ))));
         }
         Ok(())
-    }
-
-    /// Queues raw bytes as a sync message to this session (used by adapters that
-    /// must answer on the engine's queue to keep ordering).
-    pub fn send_sync(&self, doc: Arc<str>, data: Bytes) {
-        self.tx.send(Outbound::Sync { doc, data });
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for (_, room) in self.docs.drain() {
-            room.leave(self.tx.id);
+        for (_, m) in self.members.drain() {
+            m.room.leave(m.tx.id);
         }
         self.engine.release_connection();
     }

@@ -484,10 +484,6 @@ async fn futures_join_all<F: std::future::Future>(
         }
     })
     .await;
-    for d in done {
-        if let Some(v) = d {
-            out.push(v);
-        }
-    }
+    out.extend(done.into_iter().flatten());
     out
 }

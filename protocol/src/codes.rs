@@ -101,9 +101,6 @@ pub mod close {
     /// The client did not read fast enough: its outbound queue filled up. Nothing
     /// was skipped; reconnect and re-sync by state vector.
     pub const SLOW_CONSUMER: u16 = 4429;
-    /// A y-websocket session sent an update that does not decode. The update was
-    /// refused and the document is untouched.
-    pub const INVALID_UPDATE: u16 = 4422;
     /// Hocuspocus only: too many frames for documents that never authenticated
     /// (the reference server's "Reset Connection").
     pub const RESET: u16 = 4205;

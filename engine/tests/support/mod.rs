@@ -86,7 +86,7 @@ impl Client {
     pub fn pump(&mut self) -> usize {
         let mut n = 0;
         while let Ok(msg) = self.events.rx.try_recv() {
-            self.handle(msg);
+            self.handle(msg.msg);
             n += 1;
         }
         n
@@ -121,9 +121,8 @@ impl Client {
             if tokio::time::Instant::now() >= deadline {
                 return false;
             }
-            match tokio::time::timeout_at(deadline, self.events.rx.recv()).await {
-                Ok(Some(msg)) => self.handle(msg),
-                Ok(None) | Err(_) => {}
+            if let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.events.rx.recv()).await {
+                self.handle(msg.msg);
             }
         }
     }

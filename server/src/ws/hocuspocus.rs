@@ -10,7 +10,6 @@
 //! the full `name\0session` address).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::ws::Message;
 use bytes::Bytes;
@@ -34,8 +33,9 @@ const MAX_UNAUTHENTICATED: usize = 100;
 /// State of one Hocuspocus connection.
 #[derive(Default)]
 pub(crate) struct HocusDialect {
-    /// Open documents: name → the address the client uses for it.
-    addresses: HashMap<Arc<str>, String>,
+    /// Open memberships: member id → the address the client uses for it. The
+    /// address is also the membership's key in the session.
+    addresses: HashMap<u64, String>,
     /// Frames for documents not yet authenticated, by address.
     queued: HashMap<String, Vec<Bytes>>,
     queued_bytes: usize,
@@ -59,7 +59,7 @@ impl HocusDialect {
         match message {
             HocusMessage::Sync(sync) | HocusMessage::SyncReply(sync) => {
                 let is_write = matches!(sync, SyncMessage::Step2(_) | SyncMessage::Update(_));
-                if let Err(e) = session.sync(doc, sync, None) {
+                if let Err(e) = session.sync(address, sync, None) {
                     note_refused(session, &e);
                     tracing::debug!(doc, error = %e, "hocuspocus sync refused");
                     if is_write {
@@ -68,22 +68,22 @@ impl HocusDialect {
                 }
             }
             HocusMessage::Awareness(update) => {
-                if let Err(e) = session.awareness(doc, update) {
+                if let Err(e) = session.awareness(address, update) {
                     tracing::debug!(doc, error = %e, "hocuspocus awareness refused");
                 }
             }
             HocusMessage::QueryAwareness => {
-                let _ = session.query_awareness(doc);
+                let _ = session.query_awareness(address);
             }
             HocusMessage::Close { .. } => {
-                let _ = session.close_doc(doc);
-                self.addresses.remove(doc);
+                let _ = session.close_doc(address);
+                self.addresses.retain(|_, a| a != address);
             }
             HocusMessage::BroadcastStateless(_) => {
                 // Server-only type: drop this document's connection, as the reference
                 // server does, and say why.
-                let _ = session.close_doc(doc);
-                self.addresses.remove(doc);
+                let _ = session.close_doc(address);
+                self.addresses.retain(|_, a| a != address);
                 out.push(frame_for(
                     address,
                     HocusMessage::Close {
@@ -106,7 +106,7 @@ impl HocusDialect {
         out: &mut Vec<Message>,
     ) -> Flow {
         let doc = address_doc_name(address);
-        if session.is_open(doc) {
+        if session.is_open(address) {
             // A token refresh on an open document.
             out.push(frame_for(
                 address,
@@ -114,27 +114,26 @@ impl HocusDialect {
             ));
             return Flow::Continue;
         }
-        // Load first, so "authenticated" is only said for a document we can serve.
-        if let Err(e) = session.engine().room(doc).await {
-            return Flow::Close(close::UNAVAILABLE, e.to_string());
-        }
-        out.push(frame_for(
-            address,
-            HocusMessage::Auth(HocusAuth::authenticated(false)),
-        ));
-        match session.open(doc).await {
-            Ok(()) => {
-                self.addresses.insert(Arc::from(doc), address.to_string());
+        // Open first, so "authenticated" is only said for a document we serve. The
+        // engine queues its greeting; this answer is written before that queue is
+        // drained, so the provider sees Authenticated first.
+        match session.open_as(address, doc).await {
+            Ok(member) => {
+                self.addresses.insert(member, address.to_string());
+                out.push(frame_for(
+                    address,
+                    HocusMessage::Auth(HocusAuth::authenticated(false)),
+                ));
             }
             Err(e @ (EngineError::LoadFailed(_) | EngineError::ShuttingDown)) => {
+                // Transient: closing makes the provider reconnect with backoff.
                 return Flow::Close(close::UNAVAILABLE, e.to_string());
             }
             Err(e) => {
+                let reason = format!("{}: {e}", e.code());
                 out.push(frame_for(
                     address,
-                    HocusMessage::Auth(HocusAuth::PermissionDenied {
-                        reason: &e.to_string(),
-                    }),
+                    HocusMessage::Auth(HocusAuth::PermissionDenied { reason: &reason }),
                 ));
                 self.drop_queue(address);
                 return Flow::Continue;
@@ -162,8 +161,8 @@ impl HocusDialect {
         }
     }
 
-    fn address_of(&self, doc: &str) -> Option<&str> {
-        self.addresses.get(doc).map(String::as_str)
+    fn address_of(&self, member: u64) -> Option<&str> {
+        self.addresses.get(&member).map(String::as_str)
     }
 }
 
@@ -203,8 +202,7 @@ impl Dialect for HocusDialect {
         if let HocusMessage::Auth(HocusAuth::Token { .. }) = message {
             return self.authenticate(session, address, out).await;
         }
-        let doc = address_doc_name(address);
-        if session.is_open(doc) {
+        if session.is_open(address) {
             return self.on_doc_message(session, address, message, out);
         }
         if matches!(message, HocusMessage::Close { .. }) {
@@ -242,10 +240,10 @@ impl Dialect for HocusDialect {
         )
     }
 
-    fn encode(&mut self, msg: Outbound, out: &mut Vec<Message>) {
+    fn encode(&mut self, member: u64, msg: Outbound, out: &mut Vec<Message>) {
         let frame = match msg {
-            Outbound::Sync { doc, data } => {
-                let Some(address) = self.address_of(&doc) else {
+            Outbound::Sync { data, .. } => {
+                let Some(address) = self.address_of(member) else {
                     return;
                 };
                 let Ok(sync) = SyncMessage::decode_all(&data) else {
@@ -254,7 +252,7 @@ impl Dialect for HocusDialect {
                 frame_for(address, HocusMessage::Sync(sync))
             }
             Outbound::Update(b) => {
-                let Some(address) = self.address_of(&b.doc) else {
+                let Some(address) = self.address_of(member) else {
                     return;
                 };
                 if *address == *b.doc {
@@ -264,7 +262,7 @@ impl Dialect for HocusDialect {
                 }
             }
             Outbound::Awareness(b) => {
-                let Some(address) = self.address_of(&b.doc) else {
+                let Some(address) = self.address_of(member) else {
                     return;
                 };
                 let encode = |addr: &str, b: &Broadcast| {
@@ -280,8 +278,8 @@ impl Dialect for HocusDialect {
                     Message::Binary(Bytes::from(encode(address, &b)))
                 }
             }
-            Outbound::Ack { doc, .. } => {
-                let Some(address) = self.address_of(&doc) else {
+            Outbound::Ack { .. } => {
+                let Some(address) = self.address_of(member) else {
                     return;
                 };
                 frame_for(address, HocusMessage::SyncStatus(true))

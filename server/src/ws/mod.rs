@@ -72,8 +72,8 @@ pub(crate) trait Dialect: Send + 'static {
     fn on_oversized(&mut self, size: usize, limit: usize, out: &mut Vec<Message>) -> Flow;
     /// Handles a text frame (every dialect is binary-only).
     fn on_text(&mut self, out: &mut Vec<Message>) -> Flow;
-    /// Encodes one engine message into zero or more frames.
-    fn encode(&mut self, msg: Outbound, out: &mut Vec<Message>);
+    /// Encodes one engine message for membership `member` into zero or more frames.
+    fn encode(&mut self, member: u64, msg: Outbound, out: &mut Vec<Message>);
     /// Adds the dialect's application-level keepalive, if it has one.
     fn heartbeat(&mut self, out: &mut Vec<Message>);
 }
@@ -113,7 +113,7 @@ pub(crate) async fn drive<D: Dialect>(
                 // Drain: whatever the engine queued (acks of flushed updates) goes out
                 // before the going-away close.
                 while let Ok(msg) = rx.try_recv() {
-                    dialect.encode(msg, &mut out);
+                    dialect.encode(msg.member, msg.msg, &mut out);
                 }
                 if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
                     return;
@@ -153,11 +153,11 @@ pub(crate) async fn drive<D: Dialect>(
                 }
             }
             Some(msg) = rx.recv() => {
-                dialect.encode(msg, &mut out);
+                dialect.encode(msg.member, msg.msg, &mut out);
                 let mut n = 1;
                 while n < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(msg) => dialect.encode(msg, &mut out),
+                        Ok(msg) => dialect.encode(msg.member, msg.msg, &mut out),
                         Err(_) => break,
                     }
                     n += 1;

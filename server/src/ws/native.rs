@@ -71,6 +71,13 @@ impl Dialect for NativeDialect {
                     .protocol_errors
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 out.push(error_frame(e.code, e.message, e.re, None));
+                if !self.greeted {
+                    // Without a handshake there is no session to keep alive.
+                    return Flow::Close(
+                        close::NATIVE_PROTOCOL_VIOLATION,
+                        "the first frame must be `hello`".into(),
+                    );
+                }
                 return Flow::Continue;
             }
         };
@@ -179,7 +186,7 @@ impl Dialect for NativeDialect {
         Flow::Continue
     }
 
-    fn encode(&mut self, msg: Outbound, out: &mut Vec<Message>) {
+    fn encode(&mut self, _member: u64, msg: Outbound, out: &mut Vec<Message>) {
         let frame = match msg {
             Outbound::Sync { doc, data } => Bytes::from(native::encode_sync_frame(&doc, &data)),
             Outbound::Update(b) => b.frame(SLOT_NATIVE, |b| {

@@ -1,12 +1,14 @@
 //! The y-websocket dialect (`/y/{doc}`): one document per socket, exactly the
 //! y-websocket protocol, so unmodified `WebsocketProvider`s work.
 //!
-//! y-websocket has no error message, so problems close the socket with a code from
-//! `docs/protocol.md`: undecodable bytes 1002, an update Yrs refuses 4422, too
-//! large 1009, load failure 4503. A write refused by the access policy is dropped
-//! and answered with the protocol's permission-denied message, as the reference
-//! server does for read-only connections. The client's own updates are echoed back
-//! once durable (v4 clients clear their pending state from the echo).
+//! y-websocket has no error message. Bytes that break the framing close the socket
+//! (1002), as do oversized frames (1009) and a document that cannot be loaded
+//! (4503). A refused write (an update Yrs refuses, a document over its size limit,
+//! a write the access policy forbids) is dropped and answered with the protocol's
+//! permission-denied message, as the reference server does for read-only
+//! connections; the socket stays open so the client does not reconnect and resend
+//! the same content in a loop. The client's own updates are echoed back once
+//! durable (v4 clients clear their pending state from the echo).
 
 use std::sync::Arc;
 
@@ -39,7 +41,7 @@ impl YwsDialect {
 /// Maps an engine error to the close it deserves on this dialect.
 fn close_for(e: &EngineError) -> Flow {
     let code = match e {
-        EngineError::InvalidUpdate(_) => close::INVALID_UPDATE,
+        EngineError::InvalidUpdate(_) => close::PROTOCOL_ERROR,
         EngineError::FrameTooLarge { .. } | EngineError::DocTooLarge { .. } => {
             close::MESSAGE_TOO_BIG
         }
@@ -63,7 +65,7 @@ fn update_frame(b: &Broadcast) -> Vec<u8> {
 impl Dialect for YwsDialect {
     async fn start(&mut self, session: &mut Session, _out: &mut Vec<Message>) -> Flow {
         match session.open(&self.doc).await {
-            Ok(()) => Flow::Continue,
+            Ok(_) => Flow::Continue,
             Err(e) => close_for(&e),
         }
     }
@@ -92,8 +94,18 @@ impl Dialect for YwsDialect {
         };
         match result {
             Ok(()) => Flow::Continue,
-            Err(EngineError::Forbidden(reason)) => {
-                note_refused(session, &EngineError::Forbidden(reason.clone()));
+            // A refused write keeps the socket: closing would make the client
+            // reconnect and resend the same content in its step 2, forever. It is
+            // told with the protocol's permission-denied message (logged by the
+            // client) and the document stays untouched.
+            Err(
+                e @ (EngineError::Forbidden(_)
+                | EngineError::InvalidUpdate(_)
+                | EngineError::DocTooLarge { .. }
+                | EngineError::FrameTooLarge { .. }),
+            ) => {
+                note_refused(session, &e);
+                let reason = format!("{}: {e}", e.code());
                 out.push(Message::Binary(Bytes::from(
                     YwsMessage::Auth {
                         denied_reason: &reason,
@@ -102,10 +114,7 @@ impl Dialect for YwsDialect {
                 )));
                 Flow::Continue
             }
-            Err(e) => {
-                note_refused(session, &e);
-                close_for(&e)
-            }
+            Err(e) => close_for(&e),
         }
     }
 
@@ -123,7 +132,7 @@ impl Dialect for YwsDialect {
         )
     }
 
-    fn encode(&mut self, msg: Outbound, out: &mut Vec<Message>) {
+    fn encode(&mut self, _member: u64, msg: Outbound, out: &mut Vec<Message>) {
         let frame = match msg {
             Outbound::Sync { data, .. } => {
                 let mut f = Vec::with_capacity(data.len() + 1);

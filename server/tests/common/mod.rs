@@ -200,6 +200,11 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A connected socket with no handshake sent.
+    pub async fn raw_at(url: &str, dialect: Dialect) -> Peer {
+        Self::raw(url, dialect).await
+    }
+
     async fn raw(url: &str, dialect: Dialect) -> Peer {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await

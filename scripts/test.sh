@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust workspace (engine, protocol, server, benches helpers)
+# and the npm interop tests that drive the real `goonline` binary with unmodified
+# y-websocket and Hocuspocus clients.
+#
+# Database tests run on SQLite always and on Postgres at TEST_DATABASE_URL
+# (default: the local server, postgres://postgres@127.0.0.1:5432/test); each test
+# creates and drops its own database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== Rust tests (Postgres at ${TEST_DATABASE_URL%%\?*})"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+else
+    cargo test --workspace --no-fail-fast
+fi
+
+echo "== npm interop tests (y-websocket, Hocuspocus) against the real binary"
+cargo build -p goonline-server --bin goonline
+(
+    cd clients/ts
+    npm ci --no-audit --no-fund --loglevel=error
+    GOONLINE_BIN="$(pwd)/../../target/debug/goonline" npm test
+)
