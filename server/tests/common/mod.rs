@@ -556,8 +556,14 @@ impl Peer {
 
     pub fn state(&self, doc: &str) -> (Vec<u8>, String, String) {
         let (text, map) = (self.text(doc), self.map_json(doc));
-        let sv = self.docs[doc].transact().state_vector().encode_v1();
-        (sv, text, map)
+        // Decoded and sorted: the encoding's client order is not deterministic.
+        let sv: std::collections::BTreeMap<String, u32> = self.docs[doc]
+            .transact()
+            .state_vector()
+            .iter()
+            .map(|(c, k)| (format!("{c:?}"), *k))
+            .collect();
+        (format!("{sv:?}").into_bytes(), text, map)
     }
 }
 
