@@ -68,10 +68,21 @@ pub(crate) trait Dialect: Send + 'static {
         frame: Bytes,
         out: &mut Vec<Message>,
     ) -> impl Future<Output = Flow> + Send;
-    /// Handles a frame over the frame limit.
-    fn on_oversized(&mut self, size: usize, limit: usize, out: &mut Vec<Message>) -> Flow;
-    /// Handles a text frame (every dialect is binary-only).
-    fn on_text(&mut self, out: &mut Vec<Message>) -> Flow;
+    /// Handles a frame over the frame limit. Default: close 1009 (dialects without
+    /// an error message cannot refuse one frame and go on).
+    fn on_oversized(&mut self, size: usize, limit: usize, _out: &mut Vec<Message>) -> Flow {
+        Flow::Close(
+            close::MESSAGE_TOO_BIG,
+            format!("frame of {size} bytes exceeds {limit}"),
+        )
+    }
+    /// Handles a text frame. Default: close 1002 (every dialect is binary-only).
+    fn on_text(&mut self, _out: &mut Vec<Message>) -> Flow {
+        Flow::Close(
+            close::PROTOCOL_ERROR,
+            "text frames are not part of this protocol".into(),
+        )
+    }
     /// Encodes one engine message for membership `member` into zero or more frames.
     fn encode(&mut self, member: u64, msg: Outbound, out: &mut Vec<Message>);
     /// Adds the dialect's application-level keepalive, if it has one.

@@ -118,20 +118,6 @@ impl Dialect for YwsDialect {
         }
     }
 
-    fn on_oversized(&mut self, size: usize, limit: usize, _out: &mut Vec<Message>) -> Flow {
-        Flow::Close(
-            close::MESSAGE_TOO_BIG,
-            format!("frame of {size} bytes exceeds {limit}"),
-        )
-    }
-
-    fn on_text(&mut self, _out: &mut Vec<Message>) -> Flow {
-        Flow::Close(
-            close::PROTOCOL_ERROR,
-            "text frames are not part of the y-websocket protocol".into(),
-        )
-    }
-
     fn encode(&mut self, _member: u64, msg: Outbound, out: &mut Vec<Message>) {
         let frame = match msg {
             Outbound::Sync { data, .. } => {
