@@ -150,6 +150,8 @@ pub struct FaultyStore {
     pub fail_loads: AtomicBool,
     /// While set, every commit fails.
     pub fail_commits: AtomicBool,
+    /// While set, every ping (readiness check) fails.
+    pub fail_pings: AtomicBool,
     /// Delay added to each load, in milliseconds.
     pub load_delay_ms: AtomicU64,
 }
@@ -162,6 +164,7 @@ impl FaultyStore {
             loads: AtomicU64::new(0),
             fail_loads: AtomicBool::new(false),
             fail_commits: AtomicBool::new(false),
+            fail_pings: AtomicBool::new(false),
             load_delay_ms: AtomicU64::new(0),
         })
     }
@@ -196,7 +199,12 @@ impl Store for FaultyStore {
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
-        self.inner.ping()
+        Box::pin(async move {
+            if self.fail_pings.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("injected ping failure".into()));
+            }
+            self.inner.ping().await
+        })
     }
 
     fn backend(&self) -> &'static str {

@@ -41,12 +41,22 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: TestDb, tweak: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        let store = std::sync::Arc::new(db.store().await);
+        Self::start_with_store(db, store, tweak).await
+    }
+
+    /// A server on a store the test built (to inject faults).
+    pub async fn start_with_store(
+        db: TestDb,
+        store: std::sync::Arc<dyn goonline_engine::store::Store>,
+        tweak: impl FnOnce(&mut ServeArgs),
+    ) -> TestServer {
         let mut args = ServeArgs::defaults();
         args.listen = "127.0.0.1:0".parse().expect("addr");
         args.database_url = Some(db.url.clone());
         tweak(&mut args);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (addr, serve) = goonline_server::start(&args, async move {
+        let (addr, serve) = goonline_server::start_with_store(&args, store, async move {
             let _ = stopped.await;
         })
         .await
