@@ -243,18 +243,23 @@ impl Engine {
         self.shared.closing.load(Ordering::Acquire)
     }
 
-    /// Waits until every sequenced update in every room is committed, or `timeout`
-    /// passes; returns whether everything was flushed.
+    /// Waits until every update sequenced before this call, in every room, is
+    /// committed, or `timeout` passes; returns whether it was. Updates arriving
+    /// meanwhile do not extend the wait (clients still typing cannot hold a drain).
     pub async fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        let targets: Vec<(Arc<Room>, u64)> = self
+            .shared
+            .rooms
+            .iter()
+            .filter_map(|e| e.value().get().cloned())
+            .map(|r| {
+                let (last, _) = r.seqs();
+                (r, last)
+            })
+            .collect();
         loop {
-            let all = self
-                .shared
-                .rooms
-                .iter()
-                .filter_map(|e| e.value().get().cloned())
-                .all(|r| r.is_flushed());
-            if all {
+            if targets.iter().all(|(r, target)| r.seqs().1 >= *target) {
                 return true;
             }
             if Instant::now() >= deadline {

@@ -15,6 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use goonline_protocol::awareness::AwarenessEntry;
 use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use crate::bus::BusMessage;
@@ -216,6 +217,7 @@ impl Room {
         inc(&metrics.updates_in);
         add(&metrics.update_bytes_in, update.len() as u64);
 
+        let mut bus_msg = None;
         let broadcast = if changed {
             let data = Bytes::copy_from_slice(update);
             st.last_seq += 1;
@@ -224,7 +226,7 @@ impl Room {
             for s in st.sessions.iter().filter(|s| s.id != from.id) {
                 s.send(Outbound::Update(b.clone()));
             }
-            self.shared.bus.publish(BusMessage::update(
+            bus_msg = Some(BusMessage::update(
                 self.shared.node_id,
                 self.name.clone(),
                 seq,
@@ -237,8 +239,8 @@ impl Room {
                 seq,
                 data,
             });
-            self.maybe_snapshot(&mut st);
             self.queue_for_commit(&mut st);
+            self.maybe_snapshot(&mut st);
             Some(b)
         } else {
             None
@@ -256,6 +258,12 @@ impl Room {
             send_ack(&self.name, ack, &self.shared);
         } else {
             st.acks.push_back(ack);
+        }
+        drop(st);
+        // Published outside the room lock: a bus may deliver synchronously into
+        // another node's room, and two rooms must never wait on each other.
+        if let Some(msg) = bus_msg {
+            self.shared.bus.publish(msg);
         }
         Ok(())
     }
@@ -281,15 +289,18 @@ impl Room {
     /// traffic that keeps the connection alive).
     pub(crate) fn apply_awareness(&self, from: u64, entries: &[AwarenessEntry<'_>]) {
         let mut st = self.lock();
-        if let Some(update) = st.awareness.apply(from, entries, Instant::now()) {
-            let update = Bytes::from(update);
-            self.shared.bus.publish(BusMessage::awareness(
-                self.shared.node_id,
-                self.name.clone(),
-                update.clone(),
-            ));
-            self.fan_out_awareness(&st, update.to_vec());
-        }
+        let Some(update) = st.awareness.apply(from, entries, Instant::now()) else {
+            return;
+        };
+        let update = Bytes::from(update);
+        self.fan_out_awareness(&st, update.to_vec());
+        drop(st);
+        // Outside the lock, as for updates.
+        self.shared.bus.publish(BusMessage::awareness(
+            self.shared.node_id,
+            self.name.clone(),
+            update,
+        ));
     }
 
     /// Applies awareness from another node (owner 0: it expires by TTL here).
@@ -377,17 +388,27 @@ impl Room {
             return;
         }
         let txn = st.doc.transact();
-        // Updates still waiting for missing predecessors are not in the encoded
-        // state; keep their log rows until they integrate.
-        if txn.has_missing_updates() {
-            return;
-        }
-        let data = Bytes::from(txn.encode_state_as_update_v1(&StateVector::default()));
+        let state = txn.encode_state_as_update_v1(&StateVector::default());
+        // The encoded state leaves out updates parked for missing predecessors; merge
+        // them in so the snapshot can replace their log rows. Parked deletions alone
+        // cannot be expressed that way: keep the log until they integrate.
+        let data = match (txn.store().pending_update(), txn.store().pending_ds()) {
+            (_, Some(_)) => return,
+            (None, None) => state,
+            (Some(p), None) => match yrs::merge_updates_v1([state, p.update.encode_v1()]) {
+                Ok(merged) => merged,
+                Err(_) => return,
+            },
+        };
+        let data = Bytes::from(data);
         drop(txn);
         st.snapshot_bytes = data.len() as u64;
         st.log_updates = 0;
         st.log_bytes = 0;
         let seq = st.last_seq;
+        // Everything still pending is covered by this snapshot: while the store is
+        // slow or down, memory holds one snapshot, not one per bound crossed.
+        st.pending.clear();
         st.pending.push(LogWrite::Snapshot {
             doc: self.name.clone(),
             seq,
@@ -435,6 +456,20 @@ fn send_ack(doc: &Arc<str>, ack: PendingAck, shared: &Shared) {
     }
 }
 
+/// What Yrs has parked (updates and deletions waiting for missing predecessors),
+/// encoded for comparison; `None` when nothing is parked (the common case, free).
+fn parked_state<T: ReadTxn>(txn: &T) -> Option<(Vec<u8>, Option<yrs::IdSet>)> {
+    if !txn.has_missing_updates() {
+        return None;
+    }
+    let store = txn.store();
+    let update = store
+        .pending_update()
+        .map(|p| p.update.encode_v1())
+        .unwrap_or_default();
+    Some((update, store.pending_ds().cloned()))
+}
+
 /// Decodes and applies a v1 update; returns whether it changed the document
 /// (including updates parked until their predecessors arrive). Yrs is guarded
 /// against panics on hostile input: the update is refused instead.
@@ -450,14 +485,13 @@ fn apply_update(doc: &Doc, update: &[u8]) -> Result<bool, EngineError> {
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut txn = doc.transact_mut();
-        let missing_before = txn.has_missing_updates();
+        // Updates whose predecessors are missing are parked by Yrs, not integrated.
+        // Such an update changes the document only if it changed what is parked:
+        // "something is parked" alone would count every later duplicate as new.
+        let parked_before = parked_state(&txn);
         txn.apply_update(update).map_err(|e| e.to_string())?;
-        Ok::<bool, String>(
-            !txn.insert_set().is_empty()
-                || !txn.delete_set().is_empty()
-                || txn.has_missing_updates() != missing_before
-                || (missing_before && txn.has_missing_updates()),
-        )
+        let integrated = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
+        Ok::<bool, String>(integrated || parked_state(&txn) != parked_before)
     }));
     match result {
         Ok(Ok(changed)) => Ok(changed),

@@ -487,3 +487,71 @@ async fn futures_join_all<F: std::future::Future>(
     out.extend(done.into_iter().flatten());
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_updates_are_logged_once_compacted_and_survive_a_reload() {
+    each_backend(|db: TestDb| async move {
+        let store: Arc<dyn Store> = Arc::new(db.store().await);
+        let config = EngineConfig {
+            snapshot_every_updates: 5,
+            ..quick_config()
+        };
+        let e = engine(store.clone(), config.clone());
+        let mut a = Client::connect(&e);
+        let mut b = Client::connect(&e);
+        a.open("p").await;
+        b.open("p").await;
+        // Two edits from a third doc; the second depends on the first.
+        let offline = yrs::Doc::with_client_id(4242);
+        let text = offline.get_or_insert_text("t");
+        let edit = |s: &str| {
+            let mut txn = yrs::Transact::transact_mut(&offline);
+            let len = yrs::Text::len(&text, &txn);
+            yrs::Text::insert(&text, &mut txn, len, s);
+            txn.encode_update_v1()
+        };
+        let first = edit("first;");
+        let second = edit("second;");
+        // The second arrives alone (twice): parked, logged once.
+        a.session
+            .sync("p", SyncMessage::Update(&second), Some(1))
+            .expect("parked");
+        a.session
+            .sync("p", SyncMessage::Update(&second), Some(2))
+            .expect("duplicate");
+        assert!(a.until(WAIT, |c| c.acks.len() == 2).await);
+        assert_eq!(
+            e.live_room("p").expect("room").seqs().0,
+            1,
+            "[{}] the duplicate is not a new update",
+            db.label
+        );
+        // Enough other edits to cross the snapshot bound while it is parked.
+        for i in 0..12 {
+            b.type_text("p", &format!("b{i} "));
+        }
+        assert!(b.until(WAIT, |c| c.acks.len() == 12).await);
+        let stats = store.log_stats("p").await.expect("stats");
+        assert!(
+            stats.snapshot_seq > 0,
+            "[{}] compaction goes on while an update is parked: {stats:?}",
+            db.label
+        );
+        // A reload keeps the parked update; its predecessor then integrates both.
+        let e2 = engine(Arc::new(db.store().await), config);
+        let mut c = Client::connect(&e2);
+        c.open("p").await;
+        c.session
+            .sync("p", SyncMessage::Update(&first), Some(1))
+            .expect("first");
+        assert!(c.until(WAIT, |c| c.acks.len() == 1).await);
+        let state = e2.live_room("p").expect("room").encode_state();
+        let text = text_of_state(&state);
+        assert!(
+            text.contains("first;second;"),
+            "[{}] both edits after reload: {text:?}",
+            db.label
+        );
+    })
+    .await;
+}
