@@ -22,6 +22,10 @@ struct ClientState {
     owner: u64,
 }
 
+/// Most clients (live or recently removed) one room tracks: a bound on what one
+/// hostile frame full of made-up client ids can make the server hold.
+pub const MAX_CLIENTS_PER_ROOM: usize = 10_000;
+
 /// All awareness states of one room.
 #[derive(Debug, Default)]
 pub struct AwarenessTable {
@@ -41,7 +45,7 @@ impl AwarenessTable {
         for e in entries {
             let removal = e.is_removal();
             let take = match self.clients.get(&e.client_id) {
-                None => true,
+                None => self.clients.len() < MAX_CLIENTS_PER_ROOM,
                 Some(cur) => {
                     cur.clock < e.clock || (cur.clock == e.clock && removal && cur.state.is_some())
                 }

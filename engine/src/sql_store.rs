@@ -58,6 +58,10 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// parameter limits.
 const APPEND_CHUNK: usize = 256;
 
+/// Bytes per multi-row INSERT: large updates go in smaller statements, so a batch
+/// of big updates never builds a message the database refuses.
+const APPEND_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
 /// A [`Store`] backed by SQLite or Postgres.
 #[derive(Clone)]
 pub struct SqlStore {
@@ -202,10 +206,13 @@ impl SqlStore {
                 LogWrite::Append { .. } => {
                     // Gather the run of appends that starts here into multi-row INSERTs.
                     let start = i;
-                    while i < writes.len()
-                        && matches!(writes[i], LogWrite::Append { .. })
-                        && i - start < APPEND_CHUNK
+                    let mut bytes = 0usize;
+                    while i < writes.len() && i - start < APPEND_CHUNK && bytes < APPEND_CHUNK_BYTES
                     {
+                        match &writes[i] {
+                            LogWrite::Append { data, .. } => bytes += data.len(),
+                            LogWrite::Snapshot { .. } => break,
+                        }
                         i += 1;
                     }
                     let run = &writes[start..i];
