@@ -13,11 +13,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use goonline_engine::access::AllowAll;
-use goonline_engine::bus::LocalBus;
-use goonline_engine::metrics::Metrics;
-use goonline_engine::store::{LogWrite, Store};
-use goonline_engine::{Engine, EngineConfig, EngineParts, SessionEvents};
+use goonline_engine::SessionEvents;
+use goonline_engine::store::LogWrite;
 use yrs::{Doc, GetString, ReadTxn, Text, TextRef, Transact};
 
 /// Name of the shared text every generated update edits.
@@ -103,17 +100,7 @@ pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
         .expect("build tokio runtime")
 }
 
-/// Starts an engine on `store` with the in-process bus and allow-all access.
-/// Must be called inside the runtime (e.g. within `block_on` or after `enter`).
-pub fn start_engine(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
-    Engine::start(EngineParts {
-        config,
-        store,
-        bus: LocalBus::new(),
-        access: Arc::new(AllowAll),
-        metrics: Arc::new(Metrics::default()),
-    })
-}
+pub use goonline_engine::testing::start_engine;
 
 /// Takes every message queued for a session without waiting; returns how many.
 pub fn drain(events: &mut SessionEvents) -> usize {

@@ -14,8 +14,12 @@ use std::time::Duration;
 
 use sqlx::Connection;
 
+use crate::access::AllowAll;
+use crate::bus::LocalBus;
+use crate::metrics::Metrics;
 use crate::sql_store::SqlStore;
 use crate::store::{LogStats, LogWrite, Store, StoreError, StoreFuture, StoredDoc};
+use crate::{Engine, EngineConfig, EngineParts};
 
 /// A database that exists for one test.
 pub struct TestDb {
@@ -210,4 +214,16 @@ impl Store for FaultyStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
+}
+
+/// Starts an engine on `store` with the in-process bus, allow-all access and fresh
+/// metrics. Must be called inside a tokio runtime.
+pub fn start_engine(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
+    Engine::start(EngineParts {
+        config,
+        store,
+        bus: LocalBus::new(),
+        access: Arc::new(AllowAll),
+        metrics: Arc::new(Metrics::default()),
+    })
 }

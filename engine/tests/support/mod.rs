@@ -3,29 +3,16 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use goonline_engine::access::AllowAll;
-use goonline_engine::bus::LocalBus;
-use goonline_engine::metrics::Metrics;
 use goonline_engine::outbound::Outbound;
-use goonline_engine::store::Store;
-use goonline_engine::{Engine, EngineConfig, EngineParts, Session, SessionEvents};
+
+use goonline_engine::{Engine, EngineConfig, Session, SessionEvents};
 use goonline_protocol::sync::SyncMessage;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 
-/// Starts an engine on `store`.
-pub fn engine(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
-    Engine::start(EngineParts {
-        config,
-        store,
-        bus: LocalBus::new(),
-        access: Arc::new(AllowAll),
-        metrics: Arc::new(Metrics::default()),
-    })
-}
+pub use goonline_engine::testing::start_engine as engine;
 
 /// A session plus the client-side document it keeps in step.
 pub struct Client {
@@ -159,3 +146,39 @@ pub fn sv_of_state(state: &[u8]) -> StateVector {
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Engine settings for tests: a fast housekeeping sweep.
+pub fn quick_config() -> EngineConfig {
+    EngineConfig {
+        sweep_interval: Duration::from_millis(20),
+        ..EngineConfig::default()
+    }
+}
+
+/// Joins futures without pulling in another crate.
+pub async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut out = Vec::new();
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.extend(done.into_iter().flatten());
+    out
+}

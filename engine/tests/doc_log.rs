@@ -1,6 +1,6 @@
-//! Engine behaviour on real stores (SQLite always, Postgres when configured):
-//! durability and acks, compaction, single-flight loads, failed loads, awareness,
-//! eviction, refusals and slow consumers.
+//! The engine on real stores (SQLite always, Postgres when configured): what is
+//! acknowledged is stored, compaction, single-flight and failed loads, parked
+//! updates, idle eviction.
 
 mod support;
 
@@ -11,19 +11,8 @@ use std::time::Duration;
 use goonline_engine::store::Store;
 use goonline_engine::testing::{FaultyStore, TestDb, each_backend};
 use goonline_engine::{EngineConfig, EngineError};
-use goonline_protocol::awareness::{
-    AwarenessEntry, decode_awareness_update, encode_awareness_update,
-};
-use goonline_protocol::codes::close;
 use goonline_protocol::sync::SyncMessage;
-use support::{Client, WAIT, engine, sv_of_state, text_of_state};
-
-fn quick_config() -> EngineConfig {
-    EngineConfig {
-        sweep_interval: Duration::from_millis(20),
-        ..EngineConfig::default()
-    }
-}
+use support::{Client, WAIT, engine, futures_join_all, quick_config, sv_of_state, text_of_state};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acked_updates_survive_a_new_engine_and_edits_converge() {
@@ -228,91 +217,6 @@ async fn acks_wait_for_the_commit_and_broadcasts_do_not() {
     .await;
 }
 
-fn awareness_update(client_id: u64, clock: u64, state: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_awareness_update(
-        [AwarenessEntry {
-            client_id,
-            clock,
-            state,
-        }],
-        &mut out,
-    );
-    out
-}
-
-fn live_states(updates: &[Vec<u8>]) -> std::collections::HashMap<u64, String> {
-    let mut states = std::collections::HashMap::new();
-    for u in updates {
-        for e in decode_awareness_update(u).expect("awareness decodes") {
-            if e.is_removal() {
-                states.remove(&e.client_id);
-            } else {
-                states.insert(e.client_id, e.state.to_string());
-            }
-        }
-    }
-    states
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn awareness_is_relayed_expires_and_leaves_with_its_session() {
-    let db = TestDb::sqlite();
-    let config = EngineConfig {
-        awareness_ttl: Duration::from_millis(300),
-        ..quick_config()
-    };
-    let e = engine(Arc::new(db.store().await), config);
-    let mut a = Client::connect(&e);
-    let mut b = Client::connect(&e);
-    a.open("room").await;
-    b.open("room").await;
-    a.session
-        .awareness("room", &awareness_update(7, 1, r#"{"user":"ana"}"#))
-        .expect("awareness");
-    assert!(
-        b.until(WAIT, |c| live_states(&c.awareness)
-            .get(&7)
-            .map(String::as_str)
-            == Some(r#"{"user":"ana"}"#))
-            .await
-    );
-    assert!(
-        a.until(WAIT, |c| live_states(&c.awareness).contains_key(&7))
-            .await,
-        "echoed to the sender"
-    );
-    // A stale clock loses.
-    a.session
-        .awareness("room", &awareness_update(7, 0, r#"{"user":"old"}"#))
-        .expect("awareness");
-    // Not renewed: removed after the TTL.
-    assert!(
-        b.until(WAIT, |c| !c.awareness.is_empty()
-            && !live_states(&c.awareness).contains_key(&7))
-            .await,
-        "expired"
-    );
-
-    // A newcomer gets current states; a leaving session's states go with it.
-    b.session
-        .awareness("room", &awareness_update(9, 1, r#"{"user":"ben"}"#))
-        .expect("awareness");
-    let mut c = Client::connect(&e);
-    c.open("room").await;
-    assert!(
-        c.until(WAIT, |c| live_states(&c.awareness).contains_key(&9))
-            .await,
-        "newcomer sees ben"
-    );
-    drop(b);
-    assert!(
-        c.until(WAIT, |c| !live_states(&c.awareness).contains_key(&9))
-            .await,
-        "ben left"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_rooms_are_flushed_evicted_and_reloaded() {
     each_backend(|db: TestDb| async move {
@@ -337,155 +241,6 @@ async fn idle_rooms_are_flushed_evicted_and_reloaded() {
         assert_eq!(e.load_count(), 2);
     })
     .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_updates_leave_the_doc_untouched() {
-    let db = TestDb::sqlite();
-    let config = EngineConfig {
-        max_doc_bytes: 2_000,
-        ..quick_config()
-    };
-    let e = engine(Arc::new(db.store().await), config);
-    let mut a = Client::connect(&e);
-    let mut b = Client::connect(&e);
-    a.open("d").await;
-    b.open("d").await;
-    a.type_text("d", "ok");
-    assert!(b.until(WAIT, |c| c.text() == "ok").await);
-    let garbage = [1u8, 200, 3, 4, 5, 6, 7];
-    assert!(matches!(
-        a.session.sync("d", SyncMessage::Update(&garbage), Some(9)),
-        Err(EngineError::InvalidUpdate(_))
-    ));
-    assert!(matches!(
-        a.session.sync("d", SyncMessage::Step1(&[5, 1]), None),
-        Err(EngineError::InvalidUpdate(_))
-    ));
-    let big = "x".repeat(3_000);
-    let err = {
-        let text = a.doc.get_or_insert_text("other");
-        let mut txn = yrs::Transact::transact_mut(&a.doc);
-        yrs::Text::insert(&text, &mut txn, 0, &big);
-        let u = txn.encode_update_v1();
-        drop(txn);
-        a.session.sync("d", SyncMessage::Update(&u), Some(10))
-    };
-    assert!(
-        matches!(err, Err(EngineError::DocTooLarge { .. })),
-        "got {err:?}"
-    );
-    assert!(matches!(
-        a.session.sync("nope", SyncMessage::Update(&[0, 0]), None),
-        Err(EngineError::DocNotOpen(_))
-    ));
-    assert!(matches!(
-        a.session.open("").await,
-        Err(EngineError::InvalidDocName(_))
-    ));
-    let live = e.live_room("d").expect("room").encode_state();
-    assert_eq!(text_of_state(&live), "ok", "doc untouched");
-    b.type_text("d", "!");
-    assert!(
-        a.until(WAIT, |c| c.text() == "ok!").await,
-        "the doc goes on"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_consumer_is_killed_and_others_are_unaffected() {
-    let db = TestDb::sqlite();
-    let config = EngineConfig {
-        session_queue: 32,
-        ..quick_config()
-    };
-    let e = engine(Arc::new(db.store().await), config);
-    let mut writer = Client::connect(&e);
-    let mut reader = Client::connect(&e);
-    let mut slow = Client::connect(&e);
-    writer.open("fast").await;
-    reader.open("fast").await;
-    slow.open("fast").await;
-    for i in 0..200 {
-        writer.type_text("fast", &format!("{i},"));
-        reader.pump();
-        // The writer reads its acks as it goes: only `slow` stops reading.
-        writer
-            .until(Duration::from_millis(5), |c| c.acks.len() > i)
-            .await;
-    }
-    let (code, _) = tokio::time::timeout(WAIT, slow.events.kill.killed())
-        .await
-        .expect("slow consumer killed");
-    assert_eq!(code, close::SLOW_CONSUMER);
-    assert!(e.metrics().slow_consumer_closes.load(Ordering::Relaxed) >= 1);
-    assert!(
-        reader.until(WAIT, |c| c.text() == writer.text()).await,
-        "the reader got everything"
-    );
-    assert!(
-        writer.until(WAIT, |c| c.acks.len() == 200).await,
-        "the writer got every ack"
-    );
-    assert!(!reader.events.kill.is_killed());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn limits_on_docs_per_connection_and_connections() {
-    let db = TestDb::sqlite();
-    let config = EngineConfig {
-        max_open_docs: 2,
-        max_connections: 3,
-        ..quick_config()
-    };
-    let e = engine(Arc::new(db.store().await), config);
-    let mut a = Client::connect(&e);
-    a.session.open("one").await.expect("one");
-    a.session.open("two").await.expect("two");
-    assert!(matches!(
-        a.session.open("three").await,
-        Err(EngineError::TooManyDocs(2))
-    ));
-    assert!(matches!(
-        a.session.open("one").await,
-        Err(EngineError::DocAlreadyOpen(_))
-    ));
-    let _b = Client::connect(&e);
-    let _c = Client::connect(&e);
-    assert!(matches!(
-        e.connect(None),
-        Err(EngineError::TooManyConnections(3))
-    ));
-    drop(a);
-    assert!(e.connect(None).is_ok(), "a freed slot is reusable");
-}
-
-/// Joins futures without pulling in another crate.
-async fn futures_join_all<F: std::future::Future>(
-    futs: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut out = Vec::new();
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if done[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => done[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.extend(done.into_iter().flatten());
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
