@@ -15,6 +15,7 @@ pub mod access;
 pub mod awareness;
 pub mod bus;
 pub mod config;
+mod doc_apply;
 mod engine;
 pub mod error;
 pub mod metrics;

@@ -7,7 +7,6 @@
 //! `acks` until the group-commit writer reports the sequence they need as committed.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -15,10 +14,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use goonline_protocol::awareness::AwarenessEntry;
 use yrs::updates::decoder::Decode;
-use yrs::updates::encoder::Encode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use crate::bus::BusMessage;
+use crate::doc_apply;
 use crate::engine::Shared;
 use crate::error::EngineError;
 use crate::metrics::{add, inc};
@@ -82,28 +81,8 @@ impl Room {
             .as_ref()
             .map(|(_, b)| b.len() as u64)
             .unwrap_or(0);
-        {
-            let mut txn = doc.transact_mut();
-            let parts = stored.snapshot.iter().chain(stored.tail.iter());
-            for (seq, bytes) in parts {
-                let applied = catch_unwind(AssertUnwindSafe(|| {
-                    Update::decode_v1(bytes)
-                        .map_err(|e| e.to_string())
-                        .and_then(|u| txn.apply_update(u).map_err(|e| e.to_string()))
-                }));
-                match applied {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        return Err(StoreError::Corrupt(format!("doc `{name}` seq {seq}: {e}")));
-                    }
-                    Err(_) => {
-                        return Err(StoreError::Corrupt(format!(
-                            "doc `{name}` seq {seq}: decoder panicked"
-                        )));
-                    }
-                }
-            }
-        }
+        doc_apply::apply_stored(&doc, stored.snapshot.iter().chain(stored.tail.iter()))
+            .map_err(|(seq, e)| StoreError::Corrupt(format!("doc `{name}` seq {seq}: {e}")))?;
         for (_, b) in &stored.tail {
             log_bytes += b.len() as u64;
         }
@@ -212,7 +191,7 @@ impl Room {
                 limit: cfg.max_doc_bytes,
             });
         }
-        let changed = apply_update(&st.doc, update)?;
+        let changed = doc_apply::apply_update(&st.doc, update)?;
         let metrics = &self.shared.metrics;
         inc(&metrics.updates_in);
         add(&metrics.update_bytes_in, update.len() as u64);
@@ -272,7 +251,7 @@ impl Room {
     /// this node's sessions; do not log it again.
     pub(crate) fn apply_remote_update(&self, update: &Bytes) {
         let st = self.lock();
-        match apply_update(&st.doc, update) {
+        match doc_apply::apply_update(&st.doc, update) {
             Ok(true) => {
                 let b = Arc::new(Broadcast::new(self.name.clone(), update.clone()));
                 for s in &st.sessions {
@@ -387,21 +366,11 @@ impl Room {
         if st.log_updates < cfg.snapshot_every_updates && st.log_bytes < cfg.snapshot_every_bytes {
             return;
         }
-        let txn = st.doc.transact();
-        let state = txn.encode_state_as_update_v1(&StateVector::default());
-        // The encoded state leaves out updates parked for missing predecessors; merge
-        // them in so the snapshot can replace their log rows. Parked deletions alone
-        // cannot be expressed that way: keep the log until they integrate.
-        let data = match (txn.store().pending_update(), txn.store().pending_ds()) {
-            (_, Some(_)) => return,
-            (None, None) => state,
-            (Some(p), None) => match yrs::merge_updates_v1([state, p.update.encode_v1()]) {
-                Ok(merged) => merged,
-                Err(_) => return,
-            },
+        let Some(data) = doc_apply::encode_snapshot(&st.doc) else {
+            // Parked deletions cannot be folded into a snapshot: keep the log.
+            return;
         };
         let data = Bytes::from(data);
-        drop(txn);
         st.snapshot_bytes = data.len() as u64;
         st.log_updates = 0;
         st.log_bytes = 0;
@@ -453,51 +422,5 @@ fn send_ack(doc: &Arc<str>, ack: PendingAck, shared: &Shared) {
         update: ack.update,
     }) {
         shared.metrics.acks.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// What Yrs has parked (updates and deletions waiting for missing predecessors),
-/// encoded for comparison; `None` when nothing is parked (the common case, free).
-fn parked_state<T: ReadTxn>(txn: &T) -> Option<(Vec<u8>, Option<yrs::IdSet>)> {
-    if !txn.has_missing_updates() {
-        return None;
-    }
-    let store = txn.store();
-    let update = store
-        .pending_update()
-        .map(|p| p.update.encode_v1())
-        .unwrap_or_default();
-    Some((update, store.pending_ds().cloned()))
-}
-
-/// Decodes and applies a v1 update; returns whether it changed the document
-/// (including updates parked until their predecessors arrive). Yrs is guarded
-/// against panics on hostile input: the update is refused instead.
-fn apply_update(doc: &Doc, update: &[u8]) -> Result<bool, EngineError> {
-    let update = match catch_unwind(|| Update::decode_v1(update)) {
-        Ok(Ok(u)) => u,
-        Ok(Err(e)) => {
-            return Err(EngineError::InvalidUpdate(format!(
-                "update does not decode: {e}"
-            )));
-        }
-        Err(_) => return Err(EngineError::InvalidUpdate("update does not decode".into())),
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut txn = doc.transact_mut();
-        // Updates whose predecessors are missing are parked by Yrs, not integrated.
-        // Such an update changes the document only if it changed what is parked:
-        // "something is parked" alone would count every later duplicate as new.
-        let parked_before = parked_state(&txn);
-        txn.apply_update(update).map_err(|e| e.to_string())?;
-        let integrated = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
-        Ok::<bool, String>(integrated || parked_state(&txn) != parked_before)
-    }));
-    match result {
-        Ok(Ok(changed)) => Ok(changed),
-        Ok(Err(e)) => Err(EngineError::InvalidUpdate(format!("update refused: {e}"))),
-        Err(_) => Err(EngineError::InvalidUpdate(
-            "update could not be integrated".into(),
-        )),
     }
 }
