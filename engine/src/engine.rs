@@ -329,7 +329,7 @@ async fn sweep_loop(shared: Weak<Shared>, stop: CancellationToken, _handler: Arc
             .filter_map(|e| e.value().get().cloned())
             .collect();
         for room in rooms {
-            if room.sweep(now) && room.try_evict() {
+            if room.sweep(now) {
                 let removed = sh.rooms.remove_if(&room.name, |_, s| {
                     s.get().is_some_and(|r| Arc::ptr_eq(r, &room))
                 });

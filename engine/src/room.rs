@@ -305,8 +305,10 @@ impl Room {
         }
     }
 
-    /// Expires stale awareness states; returns whether the room may be evicted
-    /// (no sessions for `idle` and nothing waiting to be written).
+    /// Housekeeping: expires stale awareness states, and marks the room evicted
+    /// when it has had no sessions for the idle timeout and everything it sequenced
+    /// is committed. Returns whether it was evicted (the caller then drops it from
+    /// the registry; a concurrent join sees the mark and loads it again).
     pub(crate) fn sweep(&self, now: Instant) -> bool {
         let mut st = self.lock();
         if let Some(removal) = st.awareness.expire(self.shared.config.awareness_ttl, now) {
@@ -315,30 +317,11 @@ impl Room {
         let idle_long = st
             .idle_since
             .is_some_and(|t| now.duration_since(t) >= self.shared.config.room_idle_timeout);
-        idle_long
-            && st.sessions.is_empty()
-            && st.pending.is_empty()
-            && !st.queued
-            && st.durable_seq == st.last_seq
-    }
-
-    /// Marks the room evicted if it is still idle and flushed; returns whether it was.
-    pub(crate) fn try_evict(&self) -> bool {
-        let mut st = self.lock();
-        let ok = st.sessions.is_empty()
-            && st.pending.is_empty()
-            && !st.queued
-            && st.durable_seq == st.last_seq;
-        if ok {
+        let flushed = st.pending.is_empty() && !st.queued && st.durable_seq == st.last_seq;
+        if idle_long && st.sessions.is_empty() && flushed {
             st.evicted = true;
         }
-        ok
-    }
-
-    /// Whether every sequenced update is committed.
-    pub fn is_flushed(&self) -> bool {
-        let st = self.lock();
-        st.pending.is_empty() && !st.queued && st.durable_seq == st.last_seq
+        st.evicted
     }
 
     /// Number of sessions in the room.

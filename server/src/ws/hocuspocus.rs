@@ -20,8 +20,7 @@ use goonline_protocol::hocuspocus::{HocusAuth, HocusFrame, HocusMessage, address
 use goonline_protocol::lib0::{DecodeError, write_var_string};
 use goonline_protocol::sync::{SyncMessage, encode_update};
 
-use super::native::note_refused;
-use super::{Dialect, Flow, SLOT_HOCUS};
+use super::{Dialect, Flow, SLOT_HOCUS, note_refused};
 
 /// Most bytes queued for documents whose auth has not arrived yet.
 const MAX_QUEUED_BYTES: usize = 5 * 1024 * 1024;

@@ -23,7 +23,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use goonline_engine::metrics::{Metrics, add, inc};
 use goonline_engine::outbound::{KillSwitch, Outbound};
-use goonline_engine::{Session, SessionEvents};
+use goonline_engine::{EngineError, Session, SessionEvents};
 use goonline_protocol::codes::close;
 use tokio_util::sync::CancellationToken;
 
@@ -259,4 +259,21 @@ async fn close_socket(sink: &mut SplitSink<WebSocket, Message>, code: u16, reaso
         let _ = sink.close().await;
     })
     .await;
+}
+
+/// Counts a refused update in the metrics.
+pub(crate) fn note_refused(session: &Session, e: &EngineError) {
+    if matches!(
+        e,
+        EngineError::InvalidUpdate(_)
+            | EngineError::DocTooLarge { .. }
+            | EngineError::FrameTooLarge { .. }
+            | EngineError::Forbidden(_)
+    ) {
+        session
+            .engine()
+            .metrics()
+            .updates_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -13,7 +13,7 @@ use goonline_protocol::codes::{ErrorCode, close};
 use goonline_protocol::native::{self, ClientFrame, Limits, PROTOCOL_VERSION, ServerFrame};
 use goonline_protocol::sync::{SyncMessage, encode_update};
 
-use super::{Dialect, Flow, SLOT_NATIVE};
+use super::{Dialect, Flow, SLOT_NATIVE, note_refused};
 
 /// State of one native connection.
 pub(crate) struct NativeDialect {
@@ -213,22 +213,5 @@ impl Dialect for NativeDialect {
 
     fn heartbeat(&mut self, _out: &mut Vec<Message>) {
         // Native clients ping us; the transport's WebSocket ping covers the rest.
-    }
-}
-
-/// Counts a refused update in the metrics.
-pub(crate) fn note_refused(session: &Session, e: &EngineError) {
-    if matches!(
-        e,
-        EngineError::InvalidUpdate(_)
-            | EngineError::DocTooLarge { .. }
-            | EngineError::FrameTooLarge { .. }
-            | EngineError::Forbidden(_)
-    ) {
-        session
-            .engine()
-            .metrics()
-            .updates_refused
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

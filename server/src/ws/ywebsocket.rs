@@ -20,8 +20,7 @@ use goonline_protocol::codes::close;
 use goonline_protocol::lib0::write_var_bytes;
 use goonline_protocol::ywebsocket::YwsMessage;
 
-use super::native::note_refused;
-use super::{Dialect, Flow, SLOT_YWS};
+use super::{Dialect, Flow, SLOT_YWS, note_refused};
 
 /// An empty awareness update (zero entries): sent as keepalive traffic, because the
 /// y-websocket client closes after 30 s without an application message.
