@@ -28,6 +28,9 @@ pub struct EngineConfig {
     pub room_idle_timeout: Duration,
     /// Awareness states not renewed for this long are removed (y-protocols uses 30 s).
     pub awareness_ttl: Duration,
+    /// A room relays awareness at most once per this window, each client's newest
+    /// state winning (zero: relay every change as soon as the scheduler allows).
+    pub awareness_coalesce: Duration,
     /// How often the housekeeping task sweeps awareness and idle rooms.
     pub sweep_interval: Duration,
     /// Most rooms whose pending writes go into one group-commit transaction
@@ -47,6 +50,8 @@ impl Default for EngineConfig {
             snapshot_every_bytes: 1024 * 1024,
             room_idle_timeout: Duration::from_secs(30),
             awareness_ttl: Duration::from_secs(30),
+            // 20 relays a second: smooth cursors, a bounded cost per reader.
+            awareness_coalesce: Duration::from_millis(50),
             sweep_interval: Duration::from_secs(1),
             max_commit_batch: 4096,
         }

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod awareness;
 pub mod bus;
+mod coalesce;
 pub mod config;
 mod doc_apply;
 mod engine;

@@ -94,6 +94,10 @@ pub struct Metrics {
     pub store_commit_errors: AtomicU64,
     /// Snapshots written by compaction.
     pub snapshots: AtomicU64,
+    /// Updates that went out inside another's frame (merged fan-out).
+    pub updates_coalesced: AtomicU64,
+    /// Awareness changes that went out inside another's frame.
+    pub awareness_coalesced: AtomicU64,
     /// Latency of each group commit.
     pub store_commit_seconds: Histogram,
     /// Log entries per group commit (sum; divide by the histogram count).
@@ -230,6 +234,18 @@ impl Metrics {
             "goonline_snapshots_total",
             "Snapshots written by compaction.",
             &self.snapshots,
+        );
+        counter(
+            out,
+            "goonline_updates_coalesced_total",
+            "Updates fanned out merged into another update's frame.",
+            &self.updates_coalesced,
+        );
+        counter(
+            out,
+            "goonline_awareness_coalesced_total",
+            "Awareness changes fanned out merged into another's frame.",
+            &self.awareness_coalesced,
         );
         counter(
             out,

@@ -17,6 +17,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use crate::bus::BusMessage;
+use crate::coalesce::{Outbox, merge_awareness, merge_updates};
 use crate::doc_apply;
 use crate::engine::Shared;
 use crate::error::EngineError;
@@ -55,6 +56,8 @@ struct RoomState {
     idle_since: Option<Instant>,
     /// Set when the room is removed from the registry; joins must retry.
     evicted: bool,
+    /// Updates and awareness waiting for the coalesced fan-out.
+    outbox: Outbox,
 }
 
 /// A live document.
@@ -103,6 +106,7 @@ impl Room {
                 snapshot_bytes,
                 idle_since: Some(Instant::now()),
                 evicted: false,
+                outbox: Outbox::default(),
             }),
         })
     }
@@ -168,8 +172,9 @@ impl Room {
         Ok(Bytes::from(out))
     }
 
-    /// Applies a client's update: validate, apply, sequence, broadcast to the other
-    /// sessions and the bus, queue for the log; the sender's ack follows the commit.
+    /// Applies a client's update: validate, apply, sequence, queue for the
+    /// coalesced fan-out to the other sessions, publish on the bus, queue for the
+    /// log; the sender's ack follows the commit.
     pub(crate) fn apply_client_update(
         self: &Arc<Self>,
         from: &SessionTx,
@@ -201,10 +206,8 @@ impl Room {
             let data = Bytes::copy_from_slice(update);
             st.last_seq += 1;
             let seq = st.last_seq;
-            let b = Arc::new(Broadcast::new(self.name.clone(), data.clone()));
-            for s in st.sessions.iter().filter(|s| s.id != from.id) {
-                s.send(Outbound::Update(b.clone()));
-            }
+            st.outbox.updates.push((from.id, data.clone()));
+            self.schedule_update_fan_out(&mut st);
             bus_msg = Some(BusMessage::update(
                 self.shared.node_id,
                 self.name.clone(),
@@ -216,11 +219,12 @@ impl Room {
             st.pending.push(LogWrite::Append {
                 doc: self.name.clone(),
                 seq,
-                data,
+                data: data.clone(),
             });
             self.queue_for_commit(&mut st);
             self.maybe_snapshot(&mut st);
-            Some(b)
+            // The sender's own copy, for dialects that echo an update as its ack.
+            Some(Arc::new(Broadcast::new(self.name.clone(), data)))
         } else {
             None
         };
@@ -265,14 +269,15 @@ impl Room {
 
     /// Applies an awareness update from a session and relays what was accepted to
     /// every session, the sender included (y-websocket clients rely on the echo as
-    /// traffic that keeps the connection alive).
-    pub(crate) fn apply_awareness(&self, from: u64, entries: &[AwarenessEntry<'_>]) {
+    /// traffic that keeps the connection alive), coalesced per window.
+    pub(crate) fn apply_awareness(self: &Arc<Self>, from: u64, entries: &[AwarenessEntry<'_>]) {
         let mut st = self.lock();
         let Some(update) = st.awareness.apply(from, entries, Instant::now()) else {
             return;
         };
         let update = Bytes::from(update);
-        self.fan_out_awareness(&st, update.to_vec());
+        st.outbox.awareness.push(update.to_vec());
+        self.schedule_awareness_fan_out(&mut st);
         drop(st);
         // Outside the lock, as for updates.
         self.shared.bus.publish(BusMessage::awareness(
@@ -290,6 +295,89 @@ impl Room {
         let mut st = self.lock();
         if let Some(update) = st.awareness.apply(0, &entries, Instant::now()) {
             self.fan_out_awareness(&st, update);
+        }
+    }
+
+    /// Makes sure a task will fan out the queued updates once the tasks that are
+    /// runnable now have run, so a burst goes out as one merged frame. Without a
+    /// runtime (benches driving the engine by hand) the fan-out happens at once.
+    fn schedule_update_fan_out(self: &Arc<Self>, st: &mut RoomState) {
+        if st.outbox.updates_scheduled {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                st.outbox.updates_scheduled = true;
+                let room = self.clone();
+                rt.spawn(async move {
+                    tokio::task::yield_now().await;
+                    let mut st = room.lock();
+                    room.fan_out_updates(&mut st);
+                });
+            }
+            Err(_) => self.fan_out_updates(st),
+        }
+    }
+
+    fn fan_out_updates(&self, st: &mut RoomState) {
+        st.outbox.updates_scheduled = false;
+        let batch = std::mem::take(&mut st.outbox.updates);
+        if batch.len() > 1 {
+            add(
+                &self.shared.metrics.updates_coalesced,
+                batch.len() as u64 - 1,
+            );
+        }
+        for m in merge_updates(batch) {
+            let b = Arc::new(Broadcast::new(self.name.clone(), m.data));
+            for s in st.sessions.iter().filter(|s| Some(s.id) != m.skip) {
+                s.send(Outbound::Update(b.clone()));
+            }
+        }
+    }
+
+    /// Makes sure a task will fan out the queued awareness: at once if the last
+    /// fan-out is older than the coalescing window, else when the window ends.
+    fn schedule_awareness_fan_out(self: &Arc<Self>, st: &mut RoomState) {
+        if st.outbox.awareness_scheduled {
+            return;
+        }
+        let window = self.shared.config.awareness_coalesce;
+        let now = tokio::time::Instant::now();
+        let due = st
+            .outbox
+            .last_awareness
+            .map(|t| t + window)
+            .filter(|due| *due > now);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                st.outbox.awareness_scheduled = true;
+                let room = self.clone();
+                rt.spawn(async move {
+                    match due {
+                        Some(due) => tokio::time::sleep_until(due).await,
+                        None => tokio::task::yield_now().await,
+                    }
+                    let mut st = room.lock();
+                    room.fan_out_pending_awareness(&mut st);
+                });
+            }
+            Err(_) => self.fan_out_pending_awareness(st),
+        }
+    }
+
+    fn fan_out_pending_awareness(&self, st: &mut RoomState) {
+        st.outbox.awareness_scheduled = false;
+        st.outbox.last_awareness = Some(tokio::time::Instant::now());
+        let batch = std::mem::take(&mut st.outbox.awareness);
+        if batch.len() > 1 {
+            add(
+                &self.shared.metrics.awareness_coalesced,
+                batch.len() as u64 - 1,
+            );
+        }
+        if let Some(update) = merge_awareness(&batch) {
+            self.fan_out_awareness(st, update);
         }
     }
 

@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// Evict a document this many seconds after its last session left.
     #[arg(long, env = "GOONLINE_ROOM_IDLE_SECS", default_value_t = 30)]
     pub room_idle_secs: u64,
+    /// A document relays awareness (presence) at most once per this many ms.
+    #[arg(long, env = "GOONLINE_AWARENESS_COALESCE_MS", default_value_t = 50)]
+    pub awareness_coalesce_ms: u64,
     /// Server heartbeat interval in seconds; silent connections close after three.
     #[arg(long, env = "GOONLINE_HEARTBEAT_SECS", default_value_t = 15)]
     pub heartbeat_secs: u64,
@@ -104,6 +107,7 @@ impl ServeArgs {
             snapshot_every_updates: self.snapshot_every_updates.max(1),
             snapshot_every_bytes: self.snapshot_every_bytes.max(1),
             room_idle_timeout: Duration::from_secs(self.room_idle_secs),
+            awareness_coalesce: Duration::from_millis(self.awareness_coalesce_ms),
             ..EngineConfig::default()
         }
     }
