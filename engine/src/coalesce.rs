@@ -3,9 +3,10 @@
 //!
 //! Sending a frame costs a socket write per reader (microseconds of kernel time)
 //! whatever its size, so under load the number of frames, not bytes, decides what a
-//! room of a thousand readers costs. Updates are held only until the tasks already
-//! runnable have run (one scheduler turn, microseconds when the server is idle):
-//! everything that arrived meanwhile is merged with Yrs into one update. Awareness
+//! room of a thousand readers costs. An update to a quiet room goes out at once;
+//! one that follows another within 10 ms is held until the tasks already
+//! runnable have run (one scheduler turn): everything that arrived meanwhile is
+//! merged with Yrs into one update. Awareness
 //! changes are relayed at most once per `awareness_coalesce` window per room, the
 //! newest state of each client winning, so a room where every cursor moves sends a
 //! few frames a second per reader, not one per movement.
@@ -26,6 +27,8 @@ pub(crate) struct Outbox {
     pub updates: Vec<(u64, Bytes)>,
     /// Whether a task will fan the updates out.
     pub updates_scheduled: bool,
+    /// When updates were last fanned out.
+    pub last_update_fan_out: Option<std::time::Instant>,
     /// Awareness updates (as the awareness table accepted them), oldest first.
     pub awareness: Vec<Vec<u8>>,
     /// Whether a task will fan the awareness out.

@@ -36,6 +36,9 @@ pub struct EngineConfig {
     /// Most rooms whose pending writes go into one group-commit transaction
     /// (each room contributes everything it has pending).
     pub max_commit_batch: usize,
+    /// Group commits start at most this often, so updates trickling in from many
+    /// rooms share a transaction; an isolated update waits for nothing.
+    pub commit_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +57,7 @@ impl Default for EngineConfig {
             awareness_coalesce: Duration::from_millis(50),
             sweep_interval: Duration::from_secs(1),
             max_commit_batch: 4096,
+            commit_interval: Duration::from_millis(10),
         }
     }
 }

@@ -85,6 +85,7 @@ impl Engine {
             parts.store.clone(),
             parts.metrics.clone(),
             parts.config.max_commit_batch,
+            parts.config.commit_interval,
         );
         let shared = Arc::new(Shared {
             config: parts.config,

@@ -25,6 +25,11 @@ use crate::metrics::{add, inc};
 use crate::outbound::{Broadcast, Outbound, SessionTx};
 use crate::store::{LogWrite, StoreError, StoredDoc};
 
+/// A room whose last update fan-out is older than this sends the next update at
+/// once; within it (rates above 100 a second), updates wait one scheduler turn to go
+/// out merged.
+const QUIET_GAP: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// An acknowledgement waiting for its update to be committed.
 struct PendingAck {
     /// Committed sequence needed before the ack may go out.
@@ -305,6 +310,18 @@ impl Room {
         if st.outbox.updates_scheduled {
             return;
         }
+        // A room that was quiet has nothing to merge this update with: fan it out
+        // now and save the task. Bursts (a fan-out within the quiet gap) are merged.
+        let now = Instant::now();
+        let quiet = st
+            .outbox
+            .last_update_fan_out
+            .is_none_or(|t| now.duration_since(t) >= QUIET_GAP);
+        if quiet {
+            st.outbox.last_update_fan_out = Some(now);
+            self.fan_out_updates(st);
+            return;
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 st.outbox.updates_scheduled = true;
@@ -321,6 +338,7 @@ impl Room {
 
     fn fan_out_updates(&self, st: &mut RoomState) {
         st.outbox.updates_scheduled = false;
+        st.outbox.last_update_fan_out = Some(Instant::now());
         let batch = std::mem::take(&mut st.outbox.updates);
         if batch.len() > 1 {
             add(

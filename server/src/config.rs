@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Evict a document this many seconds after its last session left.
     #[arg(long, env = "GOONLINE_ROOM_IDLE_SECS", default_value_t = 30)]
     pub room_idle_secs: u64,
+    /// Group commits start at most once per this many ms (updates arriving
+    /// meanwhile share the transaction; an isolated update is not delayed).
+    #[arg(long, env = "GOONLINE_COMMIT_INTERVAL_MS", default_value_t = 10)]
+    pub commit_interval_ms: u64,
     /// A document relays awareness (presence) at most once per this many ms.
     #[arg(long, env = "GOONLINE_AWARENESS_COALESCE_MS", default_value_t = 50)]
     pub awareness_coalesce_ms: u64,
@@ -108,6 +112,7 @@ impl ServeArgs {
             snapshot_every_bytes: self.snapshot_every_bytes.max(1),
             room_idle_timeout: Duration::from_secs(self.room_idle_secs),
             awareness_coalesce: Duration::from_millis(self.awareness_coalesce_ms),
+            commit_interval: Duration::from_millis(self.commit_interval_ms),
             ..EngineConfig::default()
         }
     }
