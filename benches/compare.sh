@@ -297,7 +297,7 @@ stop_server() {
     SERVER_PID=""
 }
 
-# url_for TARGET DIALECT: where the loadgen connects (CONTRACT.md).
+# url_for TARGET DIALECT: where the loadgen connects (see benches/README.md).
 url_for() {
     case "$1/$2" in
         goonline/yws) echo "ws://$SERVER_ADDR/y" ;;
