@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use tokio::sync::{OnceCell, mpsc};
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{AccessPolicy, Principal};
@@ -139,9 +139,13 @@ impl Engine {
         sh.metrics.connections.fetch_add(1, Ordering::Relaxed);
         inc(&sh.metrics.connections_total);
         let id = sh.next_session.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(sh.config.session_queue);
         let kill = Arc::new(KillSwitch::default());
-        let stx = SessionTx::new(id, tx, kill.clone(), sh.metrics.clone());
+        let (stx, rx) = SessionTx::channel(
+            id,
+            sh.config.session_queue,
+            kill.clone(),
+            sh.metrics.clone(),
+        );
         let principal = Principal {
             session_id: uuid::Uuid::now_v7().to_string(),
             token,

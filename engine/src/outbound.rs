@@ -1,21 +1,23 @@
 //! What the engine sends to a session, and how a session is told to go away.
 //!
-//! Every session has one bounded queue of [`Outbound`] messages, drained by its
-//! transport adapter. Messages that many sessions receive (an update, an awareness
-//! change) are one shared [`Broadcast`], so fan-out clones a pointer, and each
-//! dialect's wire frame is encoded once per broadcast, not once per recipient.
-//! When a queue is full the session is killed through its [`KillSwitch`] with the
-//! slow-consumer close code: nothing is ever skipped silently.
+//! Every session has one bounded queue of [`Outbound`] messages (see [`queue`]),
+//! drained by its transport adapter. Messages that many sessions receive (an update,
+//! an awareness change) are one shared [`Broadcast`], so fan-out clones a pointer,
+//! and each dialect's wire frame is encoded once per broadcast, not once per
+//! recipient. When a queue is full the session is killed through its [`KillSwitch`]
+//! with the slow-consumer close code: nothing is ever skipped silently.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+pub mod queue;
+
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use goonline_protocol::codes::close;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
 use crate::metrics::{Metrics, inc};
+
+pub use queue::{Receiver, TryRecvError};
 
 /// A message shared by every session it is sent to.
 #[derive(Debug)]
@@ -81,31 +83,41 @@ pub enum Outbound {
 
 /// Tells a session's transport to close, with a code and a reason. Set once; the
 /// first reason wins.
+///
+/// A `Notify` rather than a `CancellationToken`: every connection has one, and a
+/// token allocates a tree node of its own (~130 bytes per connection).
 #[derive(Debug, Default)]
 pub struct KillSwitch {
-    token: CancellationToken,
     reason: OnceLock<(u16, String)>,
+    notify: Notify,
 }
 
 impl KillSwitch {
     /// Asks the transport to close with `code` and `reason`.
     pub fn kill(&self, code: u16, reason: impl Into<String>) {
-        let _ = self.reason.set((code, reason.into()));
-        self.token.cancel();
+        if self.reason.set((code, reason.into())).is_ok() {
+            self.notify.notify_waiters();
+        }
     }
 
     /// Waits until the session is killed; returns the close code and reason.
     pub async fn killed(&self) -> (u16, String) {
-        self.token.cancelled().await;
-        self.reason
-            .get()
-            .cloned()
-            .unwrap_or((close::INTERNAL_ERROR, String::new()))
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a kill between the check and the
+            // await still wakes this waiter.
+            notified.as_mut().enable();
+            if let Some(reason) = self.reason.get() {
+                return reason.clone();
+            }
+            notified.await;
+        }
     }
 
     /// Whether the session has been killed.
     pub fn is_killed(&self) -> bool {
-        self.token.is_cancelled()
+        self.reason.get().is_some()
     }
 }
 
@@ -128,26 +140,29 @@ pub struct SessionTx {
     /// Membership id: unique per (session, opened document) pair. Rooms use it to
     /// skip the sender in broadcasts and to own awareness states.
     pub id: u64,
-    tx: mpsc::Sender<Delivery>,
+    tx: queue::Sender,
     kill: Arc<KillSwitch>,
     metrics: Arc<Metrics>,
-    slow: Arc<AtomicBool>,
 }
 
 impl SessionTx {
-    pub(crate) fn new(
+    /// A new session queue of `capacity` messages, sending as membership `id`.
+    pub(crate) fn channel(
         id: u64,
-        tx: mpsc::Sender<Delivery>,
+        capacity: usize,
         kill: Arc<KillSwitch>,
         metrics: Arc<Metrics>,
-    ) -> Self {
-        SessionTx {
-            id,
-            tx,
-            kill,
-            metrics,
-            slow: Arc::new(AtomicBool::new(false)),
-        }
+    ) -> (SessionTx, Receiver) {
+        let (tx, rx) = queue::queue(capacity);
+        (
+            SessionTx {
+                id,
+                tx,
+                kill,
+                metrics,
+            },
+            rx,
+        )
     }
 
     /// The same queue under another membership id.
@@ -158,13 +173,13 @@ impl SessionTx {
     /// Queues `msg`. A full queue kills the session as a slow consumer (once);
     /// returns whether the message was queued.
     pub fn send(&self, msg: Outbound) -> bool {
-        match self.tx.try_send(Delivery {
+        match self.tx.push(Delivery {
             member: self.id,
             msg,
         }) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.slow.swap(true, Ordering::Relaxed) {
+            queue::Pushed::Queued => true,
+            queue::Pushed::Full { first } => {
+                if first {
                     inc(&self.metrics.slow_consumer_closes);
                     self.kill.kill(
                         close::SLOW_CONSUMER,
@@ -173,7 +188,7 @@ impl SessionTx {
                 }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            queue::Pushed::Closed => false,
         }
     }
 
@@ -186,5 +201,31 @@ impl SessionTx {
 impl std::fmt::Debug for SessionTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionTx").field("id", &self.id).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kill_wakes_waiters_before_and_after_and_the_first_reason_wins() {
+        let switch = Arc::new(KillSwitch::default());
+        assert!(!switch.is_killed());
+        let waiter = tokio::spawn({
+            let switch = switch.clone();
+            async move { switch.killed().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        switch.kill(close::SLOW_CONSUMER, "first");
+        switch.kill(close::INTERNAL_ERROR, "second");
+        let woken = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("waiter woken")
+            .expect("waiter task");
+        assert_eq!(woken, (close::SLOW_CONSUMER, "first".to_string()));
+        assert!(switch.is_killed());
+        // Waiting after the kill returns at once.
+        assert_eq!(switch.killed().await.1, "first");
     }
 }

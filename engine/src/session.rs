@@ -8,18 +8,16 @@
 //! twice (two providers with session-aware addresses). Dropping the session leaves
 //! every room, removes its awareness states and frees its connection slot.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use goonline_protocol::awareness::decode_awareness_update;
 use goonline_protocol::sync::SyncMessage;
-use tokio::sync::mpsc;
 
 use crate::access::{DocAccess, Principal};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::outbound::{Broadcast, Delivery, KillSwitch, Outbound, SessionTx};
+use crate::outbound::{Broadcast, KillSwitch, Outbound, Receiver, SessionTx};
 use crate::room::Room;
 
 /// Longest document name accepted, in bytes.
@@ -28,13 +26,15 @@ pub const MAX_DOC_NAME_BYTES: usize = 512;
 /// The receiving side of a session, owned by its transport.
 pub struct SessionEvents {
     /// Messages to send, in order, each tagged with its membership.
-    pub rx: mpsc::Receiver<Delivery>,
+    pub rx: Receiver,
     /// Fires when the engine wants the connection closed (e.g. slow consumer).
     pub kill: Arc<KillSwitch>,
 }
 
 /// One opened document.
 struct Membership {
+    /// The key it was opened under (shares the room's name when they are equal).
+    key: Arc<str>,
     room: Arc<Room>,
     tx: SessionTx,
 }
@@ -44,7 +44,10 @@ pub struct Session {
     engine: Engine,
     tx: SessionTx,
     principal: Principal,
-    members: HashMap<String, Membership>,
+    /// A list, not a map: almost every connection has one document open (y-websocket
+    /// always does) and at most `max_open_docs`; a `HashMap` holding one entry
+    /// costs ~300 bytes per connection, a one-slot `Vec` ~70.
+    members: Vec<Membership>,
 }
 
 impl Session {
@@ -53,8 +56,12 @@ impl Session {
             engine,
             tx,
             principal,
-            members: HashMap::new(),
+            members: Vec::new(),
         }
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.members.iter().position(|m| &*m.key == key)
     }
 
     /// The session's public id (UUIDv7 text).
@@ -69,7 +76,7 @@ impl Session {
 
     /// Whether a membership named `key` is open.
     pub fn is_open(&self, key: &str) -> bool {
-        self.members.contains_key(key)
+        self.position(key).is_some()
     }
 
     /// Number of open memberships.
@@ -88,7 +95,7 @@ impl Session {
     /// membership's messages.
     pub async fn open_as(&mut self, key: &str, doc: &str) -> Result<u64, EngineError> {
         validate_doc_name(doc)?;
-        if self.members.contains_key(key) {
+        if self.is_open(key) {
             return Err(EngineError::DocAlreadyOpen(key.to_string()));
         }
         let max = self.engine.config().max_open_docs;
@@ -111,21 +118,32 @@ impl Session {
         let tx = self.tx.for_member(member);
         // A room evicted between lookup and join is loaded again.
         let room = loop {
-            let room = self.engine.room(doc).await?;
+            // Boxed: the load (store read, once-cell wait) is a large future, and
+            // inline it would size every connection task for it for its whole life.
+            let room = Box::pin(self.engine.room(doc)).await?;
             if room.join(tx.clone()) {
                 break room;
             }
             tokio::task::yield_now().await;
         };
-        self.members
-            .insert(key.to_string(), Membership { room, tx });
+        let key = if key == doc {
+            room.name.clone()
+        } else {
+            Arc::from(key)
+        };
+        if self.members.is_empty() {
+            // Exactly one slot for the usual single document (a push would reserve 4).
+            self.members.reserve_exact(1);
+        }
+        self.members.push(Membership { key, room, tx });
         Ok(member)
     }
 
     /// Leaves membership `key`; its awareness states are removed for everyone.
     pub fn close_doc(&mut self, key: &str) -> Result<(), EngineError> {
-        match self.members.remove(key) {
-            Some(m) => {
+        match self.position(key) {
+            Some(i) => {
+                let m = self.members.swap_remove(i);
                 m.room.leave(m.tx.id);
                 Ok(())
             }
@@ -135,7 +153,8 @@ impl Session {
 
     fn member(&self, key: &str) -> Result<&Membership, EngineError> {
         self.members
-            .get(key)
+            .iter()
+            .find(|m| &*m.key == key)
             .ok_or_else(|| EngineError::DocNotOpen(key.to_string()))
     }
 
@@ -200,7 +219,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for (_, m) in self.members.drain() {
+        for m in self.members.drain(..) {
             m.room.leave(m.tx.id);
         }
         self.engine.release_connection();

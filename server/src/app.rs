@@ -2,6 +2,7 @@
 //! with graceful drain.
 
 use std::future::{Future, IntoFuture};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -20,12 +21,22 @@ use crate::error::ServerError;
 use crate::health;
 use crate::ws::hocuspocus::HocusDialect;
 use crate::ws::native::NativeDialect;
+use crate::ws::read_ahead::ReadAheadListener;
 use crate::ws::ywebsocket::YwsDialect;
 use crate::ws::{ConnSettings, Dialect, drive};
 
-/// WebSocket buffer sizes: small buffers keep an idle connection at a few KB
-/// (the 128 KiB defaults cost ~138 KB RSS each once touched).
-const WS_BUFFER_BYTES: usize = 4 * 1024;
+/// Tungstenite's read buffer: allocated for every connection and kept for its life
+/// (zero-filled on the first read), so it weighs on every idle connection: the
+/// 128 KiB default costs ~138 KB RSS per connection, and 4 KiB was 4 of the ~7 KB
+/// an idle connection cost. It is also the most tungstenite reads per call; with
+/// [`ReadAheadListener`] that is a copy from a read-ahead buffer, not a system
+/// call, so 512 bytes reads large frames with less CPU than 4 KiB read straight
+/// from the socket (256 bytes is slower again).
+const WS_READ_BUFFER_BYTES: usize = 512;
+
+/// Tungstenite's write buffer: frames queued up to this size are sent in one write.
+/// It grows only when used, so it costs an idle connection nothing.
+const WS_WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -40,27 +51,28 @@ pub struct AppState {
     pub heartbeat: Duration,
     /// Write timeout per flush.
     pub write_timeout: Duration,
+    /// What every connection task needs, shared rather than copied into each.
+    conn: Arc<ConnSettings>,
 }
 
 impl AppState {
     /// State for `engine` with the given timers.
     pub fn new(engine: Engine, heartbeat: Duration, write_timeout: Duration) -> AppState {
+        let conn_shutdown = CancellationToken::new();
+        let conn = Arc::new(ConnSettings {
+            metrics: engine.metrics().clone(),
+            heartbeat,
+            write_timeout,
+            max_frame_bytes: engine.config().max_frame_bytes,
+            shutdown: conn_shutdown.clone(),
+        });
         AppState {
             engine,
-            conn_shutdown: CancellationToken::new(),
+            conn_shutdown,
             connections: TaskTracker::new(),
             heartbeat,
             write_timeout,
-        }
-    }
-
-    fn settings(&self) -> ConnSettings {
-        ConnSettings {
-            metrics: self.engine.metrics().clone(),
-            heartbeat: self.heartbeat,
-            write_timeout: self.write_timeout,
-            max_frame_bytes: self.engine.config().max_frame_bytes,
-            shutdown: self.conn_shutdown.clone(),
+            conn,
         }
     }
 
@@ -81,19 +93,25 @@ impl AppState {
         dialect: D,
     ) -> Result<Response, ServerError> {
         let (session, events) = self.engine.connect(None)?;
-        let settings = self.settings();
-        let tracker_token = self.connections.token();
+        let settings = self.conn.clone();
+        let connections = self.connections.clone();
+        // Tracked from now, so a drain also waits for sockets still upgrading.
+        let upgrading = self.connections.token();
         // Tungstenite refuses frames past its own limit by dropping the socket; keep
         // it above ours so oversized frames reach the dialect and get a proper answer.
         let hard_limit = settings.max_frame_bytes.saturating_mul(2).max(64 * 1024);
         Ok(ws
-            .read_buffer_size(WS_BUFFER_BYTES)
-            .write_buffer_size(WS_BUFFER_BYTES)
+            .read_buffer_size(WS_READ_BUFFER_BYTES)
+            .write_buffer_size(WS_WRITE_BUFFER_BYTES)
             .max_message_size(hard_limit)
             .max_frame_size(hard_limit)
-            .on_upgrade(move |socket| async move {
-                let _tracked = tracker_token;
-                drive(socket, session, events, dialect, settings).await;
+            .on_upgrade(move |socket| {
+                // A task of its own rather than axum's upgrade task, which would keep
+                // the upgrade future and this closure's captures beside the
+                // connection's state for as long as the connection lives.
+                connections.spawn(drive(socket, session, events, dialect, settings));
+                drop(upgrading);
+                std::future::ready(())
             }))
     }
 }
@@ -143,10 +161,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<bool> {
     let engine = state.engine.clone();
-    let listener = listener.tap_io(|tcp| {
+    let listener = ReadAheadListener(listener.tap_io(|tcp| {
         // Small real-time frames must not wait for Nagle.
         let _ = tcp.set_nodelay(true);
-    });
+    }));
     let app = router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(

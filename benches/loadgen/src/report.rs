@@ -13,10 +13,8 @@ const PEERS: [&str; 2] = ["hocuspocus", "y-websocket-server"];
 
 /// One line for a human, printed after each run.
 pub fn summary(r: &Record) -> String {
-    let mut s = format!(
-        "{} {} [{}] {:?}:",
-        r.scenario, r.target, r.dialect, r.params
-    );
+    let params = serde_json::to_string(&r.params).unwrap_or_default();
+    let mut s = format!("{} {} [{}] {params}:", r.scenario, r.target, r.dialect);
     if let Some(l) = r.latency_ms {
         let _ = write!(s, " p50 {:.2} p99 {:.2} max {:.1} ms;", l.p50, l.p99, l.max);
     }
@@ -182,12 +180,12 @@ pub fn render(jsonl: &str) -> String {
     if !errors.is_empty() {
         let _ = writeln!(out, "\n## Problems reported by the runs\n");
         for r in errors {
+            let params = serde_json::to_string(&r.params).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "- {} {} {:?}: {}",
+                "- {} {} {params}: {}",
                 r.scenario,
                 column(r),
-                r.params,
                 r.error.as_deref().unwrap_or("")
             );
         }

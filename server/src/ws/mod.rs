@@ -8,21 +8,30 @@
 //! enforces the frame limit, the heartbeat and idle timeout, the write timeout (a
 //! client that stops reading cannot pin the task), the engine's kill switch (slow
 //! consumer) and drain on shutdown.
+//!
+//! Memory: an idle connection should cost a few KB, so the task keeps little
+//! between wake-ups. The socket is not split (the loop never reads and writes at
+//! once, and a split puts the socket behind a second allocation); the long-lived
+//! future holds only what an idle connection needs, and the large, short-lived
+//! steps (the dialect's start, a write with its timeout, the close handshake) are
+//! boxed for their duration; the frame buffer is freed after each write and the
+//! queue's storage at each heartbeat.
 
 pub mod hocuspocus;
 pub mod native;
+pub(crate) mod read_ahead;
 pub mod ywebsocket;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use goonline_engine::metrics::{Metrics, add, inc};
-use goonline_engine::outbound::{KillSwitch, Outbound};
+use goonline_engine::outbound::{Delivery, KillSwitch, Outbound, Receiver};
 use goonline_engine::{EngineError, Session, SessionEvents};
 use goonline_protocol::codes::close;
 use tokio_util::sync::CancellationToken;
@@ -43,8 +52,8 @@ pub(crate) enum Flow {
     Close(u16, String),
 }
 
-/// Per-connection settings from the server config.
-#[derive(Clone)]
+/// Per-connection settings from the server config; one shared copy for all
+/// connections.
 pub(crate) struct ConnSettings {
     pub metrics: Arc<Metrics>,
     pub heartbeat: Duration,
@@ -90,122 +99,214 @@ pub(crate) trait Dialect: Send + 'static {
 }
 
 /// Drives one connection until it closes.
-pub(crate) async fn drive<D: Dialect>(
+///
+/// A plain function returning the future, so the connection's state is captured
+/// once (an `async fn` keeps its arguments and its locals apart).
+pub(crate) fn drive<D: Dialect>(
     socket: WebSocket,
-    mut session: Session,
+    session: Session,
     events: SessionEvents,
-    mut dialect: D,
-    cfg: ConnSettings,
-) {
-    let SessionEvents { mut rx, kill } = events;
-    let (mut sink, mut stream) = socket.split();
-    let mut out: Vec<Message> = Vec::with_capacity(8);
-    let metrics = cfg.metrics.clone();
-
-    let flow = dialect.start(&mut session, &mut out).await;
-    if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
-        return;
+    dialect: D,
+    cfg: Arc<ConnSettings>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let SessionEvents { rx, kill } = events;
+    let mut conn = Conn {
+        socket,
+        rx,
+        kill,
+        dialect,
+        cfg,
+        out: Vec::new(),
+    };
+    let mut session = session;
+    async move {
+        // Boxed: opening a document may wait on a store load, a large future needed
+        // once.
+        let close = match Box::pin(conn.start(&mut session)).await {
+            Ok(()) => conn.run(&mut session).await,
+            Err(close) => close,
+        };
+        // Leave the rooms before the close handshake so others see this client go
+        // at once.
+        drop(session);
+        if let Some((code, reason)) = close {
+            // Boxed: a close happens once; its timeout need not size the task.
+            Box::pin(close_socket(&mut conn.socket, code, &reason)).await;
+        }
     }
-    if let Flow::Close(code, reason) = flow {
-        close_socket(&mut sink, code, &reason).await;
-        return;
+}
+
+/// How the connection ends: the close to send, or `None` if the socket is gone.
+type Close = Option<(u16, String)>;
+
+/// What woke the connection loop.
+enum Wake {
+    Killed(u16, String),
+    Shutdown,
+    Frame(Option<Result<Message, axum::Error>>),
+    Queued(Delivery),
+    Heartbeat,
+}
+
+/// What the loop does after a wake-up was handled.
+enum Step {
+    /// Write what is in `out`, then go on or close.
+    Write(Flow),
+    /// Hand a binary frame to the dialect, then write.
+    Binary(Bytes),
+    /// End the connection.
+    End(Close),
+}
+
+/// One connection's transport state.
+struct Conn<D> {
+    socket: WebSocket,
+    rx: Receiver,
+    kill: Arc<KillSwitch>,
+    dialect: D,
+    cfg: Arc<ConnSettings>,
+    /// Frames encoded since the last write; empty (and unallocated) between wake-ups.
+    out: Vec<Message>,
+}
+
+impl<D: Dialect> Conn<D> {
+    /// Runs the dialect's start and sends what it produced; `Err` ends the
+    /// connection.
+    async fn start(&mut self, session: &mut Session) -> Result<(), Close> {
+        let flow = self.dialect.start(session, &mut self.out).await;
+        self.send().await.map_err(|()| None)?;
+        match flow {
+            Flow::Continue => Ok(()),
+            Flow::Close(code, reason) => Err(Some((code, reason))),
+        }
     }
 
-    let mut heartbeat =
-        tokio::time::interval_at(tokio::time::Instant::now() + cfg.heartbeat, cfg.heartbeat);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_seen = Instant::now();
-
-    let (code, reason) = loop {
-        tokio::select! {
-            biased;
-            (code, reason) = kill.killed() => break (code, reason),
-            _ = cfg.shutdown.cancelled() => {
-                // Drain: whatever the engine queued (acks of flushed updates) goes out
-                // before the going-away close.
-                while let Ok(msg) = rx.try_recv() {
-                    dialect.encode(msg.member, msg.msg, &mut out);
-                }
-                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
-                    return;
-                }
-                break (close::GOING_AWAY, "server shutting down".to_string());
-            }
-            frame = stream.next() => {
-                let flow = match frame {
-                    None | Some(Err(_)) => return,
-                    Some(Ok(Message::Binary(b))) => {
-                        last_seen = Instant::now();
-                        inc(&metrics.frames_in);
-                        add(&metrics.bytes_in, b.len() as u64);
-                        if b.len() > cfg.max_frame_bytes {
-                            inc(&metrics.protocol_errors);
-                            dialect.on_oversized(b.len(), cfg.max_frame_bytes, &mut out)
-                        } else {
-                            dialect.on_binary(&mut session, b, &mut out).await
-                        }
-                    }
-                    Some(Ok(Message::Text(_))) => {
-                        last_seen = Instant::now();
-                        inc(&metrics.protocol_errors);
-                        dialect.on_text(&mut out)
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
-                        last_seen = Instant::now();
-                        Flow::Continue
-                    }
-                    Some(Ok(Message::Close(_))) => break (close::NORMAL, String::new()),
+    /// The connection loop, until something ends the connection.
+    async fn run(&mut self, session: &mut Session) -> Close {
+        // A sleep re-armed after each tick (an `Interval` would box its own).
+        let heartbeat = tokio::time::sleep(self.cfg.heartbeat);
+        tokio::pin!(heartbeat);
+        let mut last_seen = Instant::now();
+        loop {
+            // In a block of its own so the wake-up is gone before the awaits below
+            // (the task's size is that of its largest suspended state).
+            let step = {
+                let wake = tokio::select! {
+                    biased;
+                    (code, reason) = self.kill.killed() => Wake::Killed(code, reason),
+                    () = self.cfg.shutdown.cancelled() => Wake::Shutdown,
+                    frame = self.socket.next() => Wake::Frame(frame),
+                    Some(msg) = self.rx.recv() => Wake::Queued(msg),
+                    () = &mut heartbeat => Wake::Heartbeat,
                 };
-                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
-                    return;
-                }
-                if let Flow::Close(code, reason) = flow {
-                    break (code, reason);
-                }
+                self.handle(wake, heartbeat.as_mut(), &mut last_seen)
+            };
+            let flow = match step {
+                Step::End(close) => return close,
+                Step::Write(flow) => flow,
+                Step::Binary(b) => self.dialect.on_binary(session, b, &mut self.out).await,
+            };
+            self.send().await.ok()?;
+            if let Flow::Close(code, reason) = flow {
+                return Some((code, reason));
             }
-            Some(msg) = rx.recv() => {
-                dialect.encode(msg.member, msg.msg, &mut out);
+        }
+    }
+
+    /// Handles a wake-up that needs no await: encodes what is queued, checks and
+    /// re-arms the heartbeat, sorts frames.
+    fn handle(
+        &mut self,
+        wake: Wake,
+        heartbeat: Pin<&mut tokio::time::Sleep>,
+        last_seen: &mut Instant,
+    ) -> Step {
+        let metrics = &self.cfg.metrics;
+        let flow = match wake {
+            Wake::Killed(code, reason) => return Step::End(Some((code, reason))),
+            Wake::Shutdown => {
+                // Drain: whatever the engine queued (acks of flushed updates) goes
+                // out before the going-away close.
+                while let Ok(msg) = self.rx.try_recv() {
+                    self.dialect.encode(msg.member, msg.msg, &mut self.out);
+                }
+                Flow::Close(close::GOING_AWAY, "server shutting down".to_string())
+            }
+            Wake::Frame(None | Some(Err(_))) => return Step::End(None),
+            Wake::Frame(Some(Ok(Message::Binary(b)))) => {
+                *last_seen = Instant::now();
+                inc(&metrics.frames_in);
+                add(&metrics.bytes_in, b.len() as u64);
+                let limit = self.cfg.max_frame_bytes;
+                if b.len() <= limit {
+                    return Step::Binary(b);
+                }
+                inc(&metrics.protocol_errors);
+                self.dialect.on_oversized(b.len(), limit, &mut self.out)
+            }
+            Wake::Frame(Some(Ok(Message::Text(_)))) => {
+                *last_seen = Instant::now();
+                inc(&metrics.protocol_errors);
+                self.dialect.on_text(&mut self.out)
+            }
+            Wake::Frame(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {
+                *last_seen = Instant::now();
+                Flow::Continue
+            }
+            Wake::Frame(Some(Ok(Message::Close(_)))) => {
+                return Step::End(Some((close::NORMAL, String::new())));
+            }
+            Wake::Queued(msg) => {
+                self.dialect.encode(msg.member, msg.msg, &mut self.out);
                 let mut n = 1;
                 while n < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(msg) => dialect.encode(msg.member, msg.msg, &mut out),
+                    match self.rx.try_recv() {
+                        Ok(msg) => self.dialect.encode(msg.member, msg.msg, &mut self.out),
                         Err(_) => break,
                     }
                     n += 1;
                 }
-                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
-                    return;
-                }
+                Flow::Continue
             }
-            _ = heartbeat.tick() => {
-                if last_seen.elapsed() > cfg.heartbeat * 3 {
-                    break (close::TIMEOUT, "no traffic from client within the idle timeout".to_string());
+            Wake::Heartbeat => {
+                if last_seen.elapsed() > self.cfg.heartbeat * 3 {
+                    return Step::End(Some((
+                        close::TIMEOUT,
+                        "no traffic from client within the idle timeout".to_string(),
+                    )));
                 }
-                out.push(Message::Ping(Bytes::new()));
-                dialect.heartbeat(&mut out);
-                if write(&mut sink, &mut out, &cfg, &kill).await.is_err() {
-                    return;
-                }
+                heartbeat.reset(tokio::time::Instant::now() + self.cfg.heartbeat);
+                // Quiet for a heartbeat: give back the queue storage an earlier
+                // burst grew, so a connection that was once busy idles small.
+                self.rx.shrink();
+                self.out.push(Message::Ping(Bytes::new()));
+                self.dialect.heartbeat(&mut self.out);
+                Flow::Continue
             }
+        };
+        Step::Write(flow)
+    }
+
+    /// Sends the frames in `out`, if any (see [`write`]).
+    async fn send(&mut self) -> Result<(), ()> {
+        if self.out.is_empty() {
+            return Ok(());
         }
-    };
-    // Leave the rooms before the close handshake so others see this client go at once.
-    drop(session);
-    close_socket(&mut sink, code, &reason).await;
-    let _ = stream;
+        // Taken, so an idle connection keeps no frame buffer; boxed, so the write's
+        // timeout and sink futures exist only while a write is in progress.
+        let frames = std::mem::take(&mut self.out);
+        Box::pin(write(&mut self.socket, frames, &self.cfg, &self.kill)).await
+    }
 }
 
 /// Writes and flushes `frames` within the write timeout. A client that does not
 /// read is closed as a slow consumer instead of holding the task forever.
 async fn write(
-    sink: &mut SplitSink<WebSocket, Message>,
-    frames: &mut Vec<Message>,
+    socket: &mut WebSocket,
+    frames: Vec<Message>,
     cfg: &ConnSettings,
     kill: &KillSwitch,
 ) -> Result<(), ()> {
-    if frames.is_empty() {
-        return Ok(());
-    }
     let metrics = &cfg.metrics;
     let n = frames.len() as u64;
     let bytes: usize = frames
@@ -216,10 +317,10 @@ async fn write(
         })
         .sum();
     let send_all = async {
-        for m in frames.drain(..) {
-            sink.feed(m).await?;
+        for m in frames {
+            socket.feed(m).await?;
         }
-        sink.flush().await
+        socket.flush().await
     };
     // A session the engine killed (its queue overflowed while this write was
     // blocked) is dropped at once: waiting out the write timeout would only keep
@@ -244,8 +345,8 @@ async fn write(
 }
 
 /// Sends a close frame (reason truncated to the 123 bytes a close frame allows) and
-/// closes the sink.
-async fn close_socket(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &str) {
+/// closes the socket.
+async fn close_socket(socket: &mut WebSocket, code: u16, reason: &str) {
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
         end -= 1;
@@ -255,8 +356,8 @@ async fn close_socket(sink: &mut SplitSink<WebSocket, Message>, code: u16, reaso
         reason: reason[..end].into(),
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = sink.send(Message::Close(Some(frame))).await;
-        let _ = sink.close().await;
+        let _ = socket.send(Message::Close(Some(frame))).await;
+        let _ = socket.close().await;
     })
     .await;
 }
