@@ -174,7 +174,7 @@ impl Room {
         st.sessions.retain(|s| s.id != session);
         st.acks.retain(|a| a.to.id != session);
         if let Some(removal) = st.awareness.remove_owner(session, Instant::now()) {
-            self.fan_out_awareness(&st, removal);
+            self.fan_out_awareness_now(&mut st, removal);
         }
         if st.sessions.is_empty() {
             st.idle_since = Some(Instant::now());
@@ -315,7 +315,7 @@ impl Room {
         };
         let mut st = self.lock();
         if let Some(update) = st.awareness.apply(0, &entries, Instant::now()) {
-            self.fan_out_awareness(&st, update);
+            self.fan_out_awareness_now(&mut st, update);
         }
     }
 
@@ -405,6 +405,7 @@ impl Room {
                         None => tokio::task::yield_now().await,
                     }
                     let mut st = room.lock();
+                    st.outbox.awareness_scheduled = false;
                     room.fan_out_pending_awareness(&mut st);
                 });
             }
@@ -412,8 +413,14 @@ impl Room {
         }
     }
 
+    /// Fans out `update` at once, merged with whatever awareness is pending: a
+    /// removal must never be overtaken by an older state still waiting its turn.
+    fn fan_out_awareness_now(&self, st: &mut RoomState, update: Vec<u8>) {
+        st.outbox.awareness.push(update);
+        self.fan_out_pending_awareness(st);
+    }
+
     fn fan_out_pending_awareness(&self, st: &mut RoomState) {
-        st.outbox.awareness_scheduled = false;
         st.outbox.last_awareness = Some(tokio::time::Instant::now());
         let batch = std::mem::take(&mut st.outbox.awareness);
         if batch.len() > 1 {
@@ -446,7 +453,7 @@ impl Room {
     pub(crate) fn sweep(&self, now: Instant) -> bool {
         let mut st = self.lock();
         if let Some(removal) = st.awareness.expire(self.shared.config.awareness_ttl, now) {
-            self.fan_out_awareness(&st, removal);
+            self.fan_out_awareness_now(&mut st, removal);
         }
         let idle_long = st
             .idle_since

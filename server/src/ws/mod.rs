@@ -204,7 +204,15 @@ impl<D: Dialect> Conn<D> {
             let flow = match step {
                 Step::End(close) => return close,
                 Step::Write(flow) => flow,
-                Step::Binary(b) => self.dialect.on_binary(session, b, &mut self.out).await,
+                Step::Binary(b) => {
+                    let flow = self.dialect.on_binary(session, b, &mut self.out).await;
+                    // Reads win the select, so a client streaming edits would
+                    // otherwise never see its queue drained (its acks pile up until
+                    // it is closed as a slow consumer): send what is queued with
+                    // the answer to every frame.
+                    self.encode_queued();
+                    flow
+                }
             };
             self.send().await.ok()?;
             if let Flow::Close(code, reason) = flow {
@@ -258,14 +266,7 @@ impl<D: Dialect> Conn<D> {
             }
             Wake::Queued(msg) => {
                 self.dialect.encode(msg.member, msg.msg, &mut self.out);
-                let mut n = 1;
-                while n < MAX_BATCH {
-                    match self.rx.try_recv() {
-                        Ok(msg) => self.dialect.encode(msg.member, msg.msg, &mut self.out),
-                        Err(_) => break,
-                    }
-                    n += 1;
-                }
+                self.encode_queued();
                 Flow::Continue
             }
             Wake::Heartbeat => {
@@ -285,6 +286,16 @@ impl<D: Dialect> Conn<D> {
             }
         };
         Step::Write(flow)
+    }
+
+    /// Encodes what is already queued, up to a batch, without waiting.
+    fn encode_queued(&mut self) {
+        for _ in 1..MAX_BATCH {
+            match self.rx.try_recv() {
+                Ok(msg) => self.dialect.encode(msg.member, msg.msg, &mut self.out),
+                Err(_) => break,
+            }
+        }
     }
 
     /// Sends the frames in `out`, if any (see [`write`]).
