@@ -1,10 +1,12 @@
 //! A room: one live Yrs document, its awareness, and the sessions that have it open.
 //!
 //! All mutation happens under the room's mutex, which is never held across an
-//! `.await`: apply, sequence, fan-out and queueing for the log are one short critical
-//! section, so every session sees updates in the order they were sequenced, and the
-//! log's order equals the broadcast order. Durability acknowledgements wait in
-//! `acks` until the group-commit writer reports the sequence they need as committed.
+//! `.await`: apply, sequence, queueing for the fan-out and for the log are one short
+//! critical section; fan-outs take the same lock and send in sequence order, so every
+//! session sees updates in the order they were sequenced, and the log's order equals
+//! the broadcast order. When fan-outs happen is decided in [`fan_out`]. Durability
+//! acknowledgements wait in `acks` until the group-commit writer reports the sequence
+//! they need as committed.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -17,7 +19,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use crate::bus::BusMessage;
-use crate::coalesce::{Outbox, merge_awareness, merge_updates};
+use crate::coalesce::Outbox;
 use crate::doc_apply;
 use crate::engine::Shared;
 use crate::error::EngineError;
@@ -25,26 +27,7 @@ use crate::metrics::{add, inc};
 use crate::outbound::{Broadcast, Outbound, SessionTx};
 use crate::store::{LogWrite, StoreError, StoredDoc};
 
-/// A room whose last update fan-out is older than this sends the next update at
-/// once; within it (rates above 100 a second), updates wait one scheduler turn to go
-/// out merged.
-const QUIET_GAP: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// Under load, the least time between two update fan-outs of a room, per session
-/// in it: a fan-out costs a few microseconds of socket writes per session, so
-/// waiting about twice that keeps a busy room's fan-out under half the CPU and
-/// merges what arrives meanwhile (50 writers into 250 sessions: 5 edits per frame,
-/// server CPU 65% → 39%, p99 unchanged).
-const BUSY_GAP_PER_SESSION: std::time::Duration = std::time::Duration::from_micros(16);
-
-/// The cap on that gap: latency added to an edit under load stays below this.
-const BUSY_GAP_MAX: std::time::Duration = std::time::Duration::from_millis(5);
-
-fn busy_fan_out_gap(sessions: usize) -> std::time::Duration {
-    BUSY_GAP_PER_SESSION
-        .saturating_mul(u32::try_from(sessions).unwrap_or(u32::MAX))
-        .min(BUSY_GAP_MAX)
-}
+mod fan_out;
 
 /// An acknowledgement waiting for its update to be committed.
 struct PendingAck {
@@ -319,131 +302,9 @@ impl Room {
         }
     }
 
-    /// Fans the queued updates out: at once in a quiet room; in a busy one, from a
-    /// task that runs once the tasks runnable now have run and the busy gap since
-    /// the last fan-out has passed, so a burst goes out as one merged frame.
-    /// Without a runtime (benches driving the engine by hand) it happens at once.
-    fn schedule_update_fan_out(self: &Arc<Self>, st: &mut RoomState) {
-        if st.outbox.updates_scheduled {
-            return;
-        }
-        // A room that was quiet has nothing to merge this update with: fan it out
-        // now and save the task. Bursts (a fan-out within the quiet gap) are merged.
-        let now = Instant::now();
-        let quiet = st
-            .outbox
-            .last_update_fan_out
-            .is_none_or(|t| now.duration_since(t) >= QUIET_GAP);
-        if quiet {
-            st.outbox.last_update_fan_out = Some(now);
-            self.fan_out_updates(st);
-            return;
-        }
-        // Busy: the next fan-out waits for the tasks runnable now, and at least
-        // `busy_gap` after the previous one, so bursts leave merged.
-        let busy_gap = busy_fan_out_gap(st.sessions.len());
-        let due = st
-            .outbox
-            .last_update_fan_out
-            .map(|t| t + busy_gap)
-            .filter(|d| *d > now);
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                st.outbox.updates_scheduled = true;
-                let room = self.clone();
-                rt.spawn(async move {
-                    match due {
-                        Some(due) => tokio::time::sleep_until(due.into()).await,
-                        None => tokio::task::yield_now().await,
-                    }
-                    let mut st = room.lock();
-                    room.fan_out_updates(&mut st);
-                });
-            }
-            Err(_) => self.fan_out_updates(st),
-        }
-    }
-
-    fn fan_out_updates(&self, st: &mut RoomState) {
-        st.outbox.updates_scheduled = false;
-        st.outbox.last_update_fan_out = Some(Instant::now());
-        let batch = std::mem::take(&mut st.outbox.updates);
-        if batch.len() > 1 {
-            add(
-                &self.shared.metrics.updates_coalesced,
-                batch.len() as u64 - 1,
-            );
-        }
-        for m in merge_updates(batch) {
-            let b = Arc::new(Broadcast::new(self.name.clone(), m.data));
-            for s in st.sessions.iter().filter(|s| Some(s.id) != m.skip) {
-                s.send(Outbound::Update(b.clone()));
-            }
-        }
-    }
-
-    /// Makes sure a task will fan out the queued awareness: at once if the last
-    /// fan-out is older than the coalescing window, else when the window ends.
-    fn schedule_awareness_fan_out(self: &Arc<Self>, st: &mut RoomState) {
-        if st.outbox.awareness_scheduled {
-            return;
-        }
-        let window = self.shared.config.awareness_coalesce;
-        let now = tokio::time::Instant::now();
-        let due = st
-            .outbox
-            .last_awareness
-            .map(|t| t + window)
-            .filter(|due| *due > now);
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                st.outbox.awareness_scheduled = true;
-                let room = self.clone();
-                rt.spawn(async move {
-                    match due {
-                        Some(due) => tokio::time::sleep_until(due).await,
-                        None => tokio::task::yield_now().await,
-                    }
-                    let mut st = room.lock();
-                    st.outbox.awareness_scheduled = false;
-                    room.fan_out_pending_awareness(&mut st);
-                });
-            }
-            Err(_) => self.fan_out_pending_awareness(st),
-        }
-    }
-
-    /// Fans out `update` at once, merged with whatever awareness is pending: a
-    /// removal must never be overtaken by an older state still waiting its turn.
-    fn fan_out_awareness_now(&self, st: &mut RoomState, update: Vec<u8>) {
-        st.outbox.awareness.push(update);
-        self.fan_out_pending_awareness(st);
-    }
-
-    fn fan_out_pending_awareness(&self, st: &mut RoomState) {
-        st.outbox.last_awareness = Some(tokio::time::Instant::now());
-        let batch = std::mem::take(&mut st.outbox.awareness);
-        if batch.len() > 1 {
-            add(
-                &self.shared.metrics.awareness_coalesced,
-                batch.len() as u64 - 1,
-            );
-        }
-        if let Some(update) = merge_awareness(&batch) {
-            self.fan_out_awareness(st, update);
-        }
-    }
-
     /// The current full awareness state, for a client that asks for it.
     pub(crate) fn awareness_snapshot(&self) -> Option<Bytes> {
         self.lock().awareness.full_update().map(Bytes::from)
-    }
-
-    fn fan_out_awareness(&self, st: &RoomState, update: Vec<u8>) {
-        let b = Arc::new(Broadcast::new(self.name.clone(), Bytes::from(update)));
-        for s in &st.sessions {
-            s.send(Outbound::Awareness(b.clone()));
-        }
     }
 
     /// Housekeeping: expires stale awareness states, and marks the room evicted
