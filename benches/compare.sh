@@ -244,7 +244,7 @@ start_server() {
     case $target in
         goonline)
             GOONLINE_LOG=warn "$GOONLINE_BIN" serve --listen 127.0.0.1:0 \
-                --data-dir "$TMP/gol-$RUN_SEQ" --heartbeat-secs 600 "$@" >"$out" 2>"$err" &
+                --data-dir "$TMP/gol-$RUN_SEQ" "$@" >"$out" 2>"$err" &
             ;;
         floor)
             "$FLOOR_BIN" --listen 127.0.0.1:0 >"$out" 2>"$err" &

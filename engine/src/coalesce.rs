@@ -6,7 +6,7 @@
 //! room of a thousand readers costs. An update to a quiet room goes out at once;
 //! one that follows another within 10 ms is held until the tasks already
 //! runnable have run and, in a big room, a short gap after the previous fan-out
-//! (16 µs per session, at most 5 ms): everything that arrived meanwhile is merged
+//! (16 µs per session, at most 10 ms): everything that arrived meanwhile is merged
 //! with Yrs into one update. Awareness
 //! changes are relayed at most once per `awareness_coalesce` window per room, the
 //! newest state of each client winning, so a room where every cursor moves sends a

@@ -162,7 +162,7 @@ pub enum Scenario {
         #[arg(long, default_value_t = 64)]
         window: usize,
         /// Updates prepared per writer (a writer stops when they run out).
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 40_000)]
         per_writer: usize,
         /// Seconds of writing.
         #[arg(long, default_value_t = 10)]

@@ -23,8 +23,10 @@ const QUIET_GAP: std::time::Duration = std::time::Duration::from_millis(10);
 /// server CPU 65% → 39%, p99 unchanged).
 const BUSY_GAP_PER_SESSION: std::time::Duration = std::time::Duration::from_micros(16);
 
-/// The cap on that gap: latency added to an edit under load stays below this.
-const BUSY_GAP_MAX: std::time::Duration = std::time::Duration::from_millis(5);
+/// The cap on that gap: latency added to an edit under load stays below this
+/// (1,000 readers at 1,000 edits/s: 11 edits per frame at 10 ms against 6 at 5 ms,
+/// 0.78 against 1.05 µs of CPU per delivery, p99 unchanged).
+const BUSY_GAP_MAX: std::time::Duration = std::time::Duration::from_millis(10);
 
 fn busy_fan_out_gap(sessions: usize) -> std::time::Duration {
     BUSY_GAP_PER_SESSION

@@ -110,10 +110,14 @@ pub(crate) fn drive<D: Dialect>(
     cfg: Arc<ConnSettings>,
 ) -> impl Future<Output = ()> + Send + 'static {
     let SessionEvents { rx, kill } = events;
+    // A token of its own: waiting on the shared token would lock one mutex shared
+    // by every connection on each wake-up (a child locks only its own node).
+    let shutdown = cfg.shutdown.child_token();
     let mut conn = Conn {
         socket,
         rx,
         kill,
+        shutdown,
         dialect,
         cfg,
         out: Vec::new(),
@@ -163,6 +167,8 @@ struct Conn<D> {
     socket: WebSocket,
     rx: Receiver,
     kill: Arc<KillSwitch>,
+    /// Fired when the server drains (a child of `cfg.shutdown`).
+    shutdown: CancellationToken,
     dialect: D,
     cfg: Arc<ConnSettings>,
     /// Frames encoded since the last write; empty (and unallocated) between wake-ups.
@@ -194,7 +200,7 @@ impl<D: Dialect> Conn<D> {
                 let wake = tokio::select! {
                     biased;
                     (code, reason) = self.kill.killed() => Wake::Killed(code, reason),
-                    () = self.cfg.shutdown.cancelled() => Wake::Shutdown,
+                    () = self.shutdown.cancelled() => Wake::Shutdown,
                     frame = self.socket.next() => Wake::Frame(frame),
                     Some(msg) = self.rx.recv() => Wake::Queued(msg),
                     () = &mut heartbeat => Wake::Heartbeat,
