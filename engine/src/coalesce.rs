@@ -4,7 +4,7 @@
 //! Sending a frame costs a socket write per reader (microseconds of kernel time)
 //! whatever its size, so under load the number of frames, not bytes, decides what a
 //! room of a thousand readers costs. An update to a quiet room goes out at once;
-//! one that follows another within 10 ms is held until the tasks already
+//! one that follows another within 2 ms is held until the tasks already
 //! runnable have run and, in a big room, a short gap after the previous fan-out
 //! (16 µs per session, at most 10 ms): everything that arrived meanwhile is merged
 //! with Yrs into one update. Awareness
