@@ -38,47 +38,88 @@ pub(crate) struct Outbox {
     pub last_awareness: Option<Instant>,
 }
 
-/// A batch of updates ready to fan out.
-pub(crate) struct MergedUpdates {
-    /// The Yjs update to send: the only one, or all of them merged.
-    pub data: Bytes,
-    /// The membership to skip: the sender, when every update came from one.
-    pub skip: Option<u64>,
+/// Who receives one merged update.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Every membership except these (the batch's senders).
+    AllBut(Vec<u64>),
+    /// This membership alone (a sender, getting everyone else's updates).
+    Only(u64),
 }
 
-/// Merges a batch of updates into what each session should receive. One update
-/// goes out as it came; several are merged with Yrs. If merging fails (it should
-/// not: each was applied already) they go out one by one.
+impl Audience {
+    /// Whether membership `id` receives the update.
+    pub(crate) fn includes(&self, id: u64) -> bool {
+        match self {
+            Audience::AllBut(skip) => !skip.contains(&id),
+            Audience::Only(only) => *only == id,
+        }
+    }
+}
+
+/// A batch of updates ready to fan out.
+pub(crate) struct MergedUpdates {
+    /// The Yjs update to send: the only one, or several merged.
+    pub data: Bytes,
+    /// Who gets it.
+    pub to: Audience,
+}
+
+/// Merges a batch of updates into what each session should receive: sessions that
+/// sent nothing get everything in one update; a sender never gets its own update
+/// back (for y-websocket clients the echo of their own update is its durability
+/// ack, so an early copy would claim durability too soon), so when the batch has
+/// several senders each gets the others' updates merged. If merging fails (it
+/// should not: each was applied already) the updates go out one by one.
 pub(crate) fn merge_updates(batch: Vec<(u64, Bytes)>) -> Vec<MergedUpdates> {
-    let sole_sender = batch
-        .first()
-        .map(|(from, _)| *from)
-        .filter(|first| batch.iter().all(|(from, _)| from == first));
-    if batch.len() <= 1 {
-        return batch
-            .into_iter()
-            .map(|(from, data)| MergedUpdates {
+    let mut senders: Vec<u64> = batch.iter().map(|(from, _)| *from).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let Some(all) = merge(batch.iter().map(|(_, d)| d)) else {
+        return one_by_one(batch);
+    };
+    let mut out = vec![MergedUpdates {
+        data: all,
+        to: Audience::AllBut(senders.clone()),
+    }];
+    if senders.len() > 1 {
+        for &sender in &senders {
+            let others = batch.iter().filter(|(from, _)| *from != sender);
+            let Some(data) = merge(others.map(|(_, d)| d)) else {
+                return one_by_one(batch);
+            };
+            out.push(MergedUpdates {
                 data,
-                skip: Some(from),
-            })
-            .collect();
+                to: Audience::Only(sender),
+            });
+        }
+    }
+    out
+}
+
+/// One update as it is, several merged with Yrs; `None` if Yrs fails.
+fn merge<'a>(parts: impl Iterator<Item = &'a Bytes>) -> Option<Bytes> {
+    let parts: Vec<&Bytes> = parts.collect();
+    if let [only] = parts.as_slice() {
+        return Some((*only).clone());
     }
     let merged = catch_unwind(AssertUnwindSafe(|| {
-        yrs::merge_updates_v1(batch.iter().map(|(_, d)| d.as_ref()))
+        yrs::merge_updates_v1(parts.iter().map(|d| d.as_ref()))
     }));
     match merged {
-        Ok(Ok(data)) => vec![MergedUpdates {
-            data: Bytes::from(data),
-            skip: sole_sender,
-        }],
-        _ => batch
-            .into_iter()
-            .map(|(from, data)| MergedUpdates {
-                data,
-                skip: Some(from),
-            })
-            .collect(),
+        Ok(Ok(data)) => Some(Bytes::from(data)),
+        _ => None,
     }
+}
+
+fn one_by_one(batch: Vec<(u64, Bytes)>) -> Vec<MergedUpdates> {
+    batch
+        .into_iter()
+        .map(|(from, data)| MergedUpdates {
+            data,
+            to: Audience::AllBut(vec![from]),
+        })
+        .collect()
 }
 
 /// Merges awareness updates into one: every client's newest entry (by clock,
@@ -137,11 +178,11 @@ mod tests {
         let out = merge_updates(vec![(7, u[0].clone())]);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].data, u[0]);
-        assert_eq!(out[0].skip, Some(7));
+        assert_eq!(out[0].to, Audience::AllBut(vec![7]));
     }
 
     #[test]
-    fn several_updates_merge_into_one_that_holds_them_all() {
+    fn several_updates_merge_and_no_sender_gets_its_own_back() {
         let a = edits(1, 3);
         let b = edits(2, 2);
         let batch = vec![
@@ -152,17 +193,31 @@ mod tests {
             (8, b[1].clone()),
         ];
         let out = merge_updates(batch);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].skip, None, "two senders: both get the merged frame");
-        let doc = Doc::new();
-        let text = doc.get_or_insert_text("t");
-        doc.transact_mut()
-            .apply_update(Update::decode_v1(&out[0].data).unwrap())
-            .unwrap();
-        assert_eq!(text.get_string(&doc.transact()).len(), 5);
+        let text_of = |u: &Bytes| {
+            let doc = Doc::new();
+            let text = doc.get_or_insert_text("t");
+            doc.transact_mut()
+                .apply_update(Update::decode_v1(u).unwrap())
+                .unwrap();
+            text.get_string(&doc.transact()).len()
+        };
+        // Readers get all five edits in one update; each sender only the other's.
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].to, Audience::AllBut(vec![7, 8]));
+        assert_eq!(text_of(&out[0].data), 5);
+        assert_eq!(out[1].to, Audience::Only(7));
+        assert_eq!(text_of(&out[1].data), 2, "7 gets 8's two edits");
+        assert_eq!(out[2].to, Audience::Only(8));
+        assert_eq!(text_of(&out[2].data), 3, "8 gets 7's three edits");
+        assert!(!out[0].to.includes(7) && out[0].to.includes(9));
 
         let out = merge_updates(vec![(7, a[0].clone()), (7, a[1].clone())]);
-        assert_eq!(out[0].skip, Some(7), "one sender is skipped");
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].to,
+            Audience::AllBut(vec![7]),
+            "one sender is skipped"
+        );
     }
 
     #[test]

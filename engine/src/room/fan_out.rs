@@ -94,7 +94,7 @@ impl Room {
         }
         for m in merge_updates(batch) {
             let b = Arc::new(Broadcast::new(self.name.clone(), m.data));
-            for s in st.sessions.iter().filter(|s| Some(s.id) != m.skip) {
+            for s in st.sessions.iter().filter(|s| m.to.includes(s.id)) {
                 s.send(Outbound::Update(b.clone()));
             }
         }
