@@ -29,7 +29,7 @@ pub(crate) struct Outbox {
     /// Whether a task will fan the updates out.
     pub updates_scheduled: bool,
     /// When updates were last fanned out.
-    pub last_update_fan_out: Option<std::time::Instant>,
+    pub last_update_fan_out: Option<Instant>,
     /// Awareness updates (as the awareness table accepted them), oldest first.
     pub awareness: Vec<Vec<u8>>,
     /// Whether a task will fan the awareness out.

@@ -2,9 +2,9 @@
 //! queued updates and awareness, and sending them to the room's sessions.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::{Room, RoomState};
 use crate::coalesce::{merge_awareness, merge_updates};
@@ -65,21 +65,32 @@ impl Room {
             .last_update_fan_out
             .map(|t| t + busy_gap)
             .filter(|d| *d > now);
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                st.outbox.updates_scheduled = true;
-                let room = self.clone();
-                rt.spawn(async move {
-                    match due {
-                        Some(due) => tokio::time::sleep_until(due.into()).await,
-                        None => tokio::task::yield_now().await,
-                    }
-                    let mut st = room.lock();
-                    room.fan_out_updates(&mut st);
-                });
-            }
-            Err(_) => self.fan_out_updates(st),
+        if self.defer(due, |room, st| room.fan_out_updates(st)) {
+            st.outbox.updates_scheduled = true;
+        } else {
+            self.fan_out_updates(st);
         }
+    }
+
+    /// Runs `fan_out` on this room from a task, at `due` or, without one, once the
+    /// tasks runnable now have run. Returns `false` without a tokio runtime
+    /// (benches driving the engine by hand): the caller then fans out at once.
+    /// The caller holds the room lock, so it marks the fan-out scheduled before
+    /// the task can run.
+    fn defer(self: &Arc<Self>, due: Option<Instant>, fan_out: fn(&Room, &mut RoomState)) -> bool {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let room = self.clone();
+        rt.spawn(async move {
+            match due {
+                Some(due) => tokio::time::sleep_until(due).await,
+                None => tokio::task::yield_now().await,
+            }
+            let mut st = room.lock();
+            fan_out(&room, &mut st);
+        });
+        true
     }
 
     pub(super) fn fan_out_updates(&self, st: &mut RoomState) {
@@ -107,27 +118,20 @@ impl Room {
             return;
         }
         let window = self.shared.config.awareness_coalesce;
-        let now = tokio::time::Instant::now();
+        let now = Instant::now();
         let due = st
             .outbox
             .last_awareness
             .map(|t| t + window)
             .filter(|due| *due > now);
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                st.outbox.awareness_scheduled = true;
-                let room = self.clone();
-                rt.spawn(async move {
-                    match due {
-                        Some(due) => tokio::time::sleep_until(due).await,
-                        None => tokio::task::yield_now().await,
-                    }
-                    let mut st = room.lock();
-                    st.outbox.awareness_scheduled = false;
-                    room.fan_out_pending_awareness(&mut st);
-                });
-            }
-            Err(_) => self.fan_out_pending_awareness(st),
+        let deferred = self.defer(due, |room, st| {
+            st.outbox.awareness_scheduled = false;
+            room.fan_out_pending_awareness(st);
+        });
+        if deferred {
+            st.outbox.awareness_scheduled = true;
+        } else {
+            self.fan_out_pending_awareness(st);
         }
     }
 
@@ -139,7 +143,7 @@ impl Room {
     }
 
     pub(super) fn fan_out_pending_awareness(&self, st: &mut RoomState) {
-        st.outbox.last_awareness = Some(tokio::time::Instant::now());
+        st.outbox.last_awareness = Some(Instant::now());
         let batch = std::mem::take(&mut st.outbox.awareness);
         if batch.len() > 1 {
             add(
