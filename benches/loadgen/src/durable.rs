@@ -12,7 +12,6 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use yrs::{Doc, Options, Text, Transact};
 
 use crate::connect::join;
 use crate::histogram::Histogram;
@@ -40,18 +39,11 @@ pub struct DurableOutcome {
 /// ids 0..n asking for acks.
 pub fn acked_frames(doc: &str, n: usize) -> Vec<bytes::Bytes> {
     let client = u64::from(crate::swarm::rand_u32()) + 1;
-    let ydoc = Doc::with_options(Options {
-        client_id: yrs::block::ClientID::new(client),
-        ..Options::default()
-    });
-    let text = ydoc.get_or_insert_text("t");
-    (0..n)
-        .map(|i| {
-            let mut txn = ydoc.transact_mut();
-            text.insert(&mut txn, i as u32, "d");
-            let update = txn.encode_update_v1();
-            Dialect::Native.update(doc, &update, Some(i as u64))
-        })
+    let (updates, _) = crate::edits::appends(client, n);
+    updates
+        .iter()
+        .enumerate()
+        .map(|(i, update)| Dialect::Native.update(doc, update, Some(i as u64)))
         .collect()
 }
 

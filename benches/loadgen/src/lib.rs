@@ -9,6 +9,7 @@
 pub mod coldload;
 pub mod connect;
 pub mod durable;
+pub mod edits;
 pub mod histogram;
 pub mod idle;
 pub mod presence;

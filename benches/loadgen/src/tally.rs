@@ -180,21 +180,9 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::{Doc, Options, Text, Transact};
 
-    fn edits(client: u64, n: u32) -> Vec<Vec<u8>> {
-        let doc = Doc::with_options(Options {
-            client_id: yrs::block::ClientID::new(client),
-            ..Options::default()
-        });
-        let text = doc.get_or_insert_text("t");
-        (0..n)
-            .map(|i| {
-                let mut txn = doc.transact_mut();
-                text.insert(&mut txn, i, "x");
-                txn.encode_update_v1()
-            })
-            .collect()
+    fn edits(client: u64, n: usize) -> Vec<Vec<u8>> {
+        crate::edits::appends(client, n).0
     }
 
     #[test]

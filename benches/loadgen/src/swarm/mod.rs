@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, GetString, Options, Text, Transact, Update};
+use yrs::{Doc, GetString, Transact, Update};
 
 use crate::connect::{JoinError, join};
 use crate::histogram::Histogram;
@@ -130,7 +130,7 @@ pub async fn run(plan: SwarmPlan) -> Result<SwarmOutcome, JoinError> {
             let index = setups.len();
             let client = 1_000_000 + index as u64 * 7919 + u64::from(rand_u32() % 1000);
             let edits = (rate * plan.duration.as_secs_f64()).round().max(1.0) as usize;
-            let (updates, final_text) = generate_edits(client, edits);
+            let (updates, final_text) = crate::edits::appends(client, edits);
             let frames = updates
                 .iter()
                 .map(|u| plan.dialect.update(&doc.name, u, None))
@@ -314,25 +314,6 @@ pub async fn run(plan: SwarmPlan) -> Result<SwarmOutcome, JoinError> {
     out.errors.sort();
     out.errors.dedup();
     Ok(out)
-}
-
-/// `n` single-character appends by client `client`, each as its own v1 update,
-/// and the text they make.
-fn generate_edits(client: u64, n: usize) -> (Vec<Vec<u8>>, String) {
-    let doc = Doc::with_options(Options {
-        client_id: yrs::block::ClientID::new(client),
-        ..Options::default()
-    });
-    let text = doc.get_or_insert_text("t");
-    let mut updates = Vec::with_capacity(n);
-    for i in 0..n {
-        let ch = char::from(b'a' + (i % 26) as u8).to_string();
-        let mut txn = doc.transact_mut();
-        text.insert(&mut txn, i as u32, &ch);
-        updates.push(txn.encode_update_v1());
-    }
-    let s = text.get_string(&doc.transact());
-    (updates, s)
 }
 
 /// A Yrs document holding `state` (a reader's initial sync).
