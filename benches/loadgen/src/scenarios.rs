@@ -64,6 +64,27 @@ impl Common {
             .unwrap_or_default();
         Record::new(scenario, &self.target, &dialect)
     }
+
+    /// Runs a swarm over `docs` and records it as `scenario` with `params`.
+    async fn swarm(
+        &self,
+        scenario: &str,
+        docs: Vec<DocPlan>,
+        duration: u64,
+        presence: Option<Presence>,
+        params: &[(&str, serde_json::Value)],
+    ) -> Result<Record, String> {
+        let outcome = crate::swarm::run(self.plan(docs, duration, presence))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut r = self.record(scenario);
+        for (key, value) in params {
+            r.param(key, value.clone());
+        }
+        r.param("duration", duration);
+        r.fill_swarm(&outcome);
+        Ok(r)
+    }
 }
 
 /// The subcommands.
@@ -220,14 +241,15 @@ pub async fn run(s: Scenario) -> Result<(Vec<Record>, Option<std::path::PathBuf>
                 writer_rates: vec![rate],
                 readers,
             }];
-            let o = crate::swarm::run(common.plan(docs, duration, None))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut r = common.record("fanout");
-            r.param("readers", readers)
-                .param("rate", rate)
-                .param("duration", duration);
-            r.fill_swarm(&o);
+            let r = common
+                .swarm(
+                    "fanout",
+                    docs,
+                    duration,
+                    None,
+                    &[("readers", readers.into()), ("rate", rate.into())],
+                )
+                .await?;
             (vec![r], common.out)
         }
         Scenario::Rooms {
@@ -245,15 +267,14 @@ pub async fn run(s: Scenario) -> Result<(Vec<Record>, Option<std::path::PathBuf>
                     readers: per_doc.saturating_sub(1),
                 })
                 .collect();
-            let o = crate::swarm::run(common.plan(plans, duration, None))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut r = common.record("rooms");
-            r.param("docs", docs)
-                .param("per_doc", per_doc)
-                .param("rate_per_doc", rate_per_doc)
-                .param("duration", duration);
-            r.fill_swarm(&o);
+            let params = [
+                ("docs", docs.into()),
+                ("per_doc", per_doc.into()),
+                ("rate_per_doc", rate_per_doc.into()),
+            ];
+            let mut r = common
+                .swarm("rooms", plans, duration, None, &params)
+                .await?;
             r.connections = Some((docs * per_doc) as u64);
             (vec![r], common.out)
         }
@@ -275,17 +296,14 @@ pub async fn run(s: Scenario) -> Result<(Vec<Record>, Option<std::path::PathBuf>
                 renew: Duration::from_secs(renew_secs.max(1)),
                 movers_pct,
             });
-            let o = crate::swarm::run(common.plan(docs, duration, p))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut r = common.record("presence");
-            r.param("clients", clients)
-                .param("rate", rate)
-                .param("presence", if p.is_some() { "on" } else { "off" })
-                .param("duration", duration)
-                .param("renew_secs", renew_secs)
-                .param("movers_pct", movers_pct);
-            r.fill_swarm(&o);
+            let params = [
+                ("clients", clients.into()),
+                ("rate", rate.into()),
+                ("presence", if p.is_some() { "on" } else { "off" }.into()),
+                ("renew_secs", renew_secs.into()),
+                ("movers_pct", movers_pct.into()),
+            ];
+            let r = common.swarm("presence", docs, duration, p, &params).await?;
             (vec![r], common.out)
         }
         Scenario::Writers {
@@ -300,15 +318,14 @@ pub async fn run(s: Scenario) -> Result<(Vec<Record>, Option<std::path::PathBuf>
                 writer_rates: vec![rate_per_writer; writers],
                 readers,
             }];
-            let o = crate::swarm::run(common.plan(docs, duration, None))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut r = common.record("writers");
-            r.param("writers", writers)
-                .param("rate_per_writer", rate_per_writer)
-                .param("readers", readers)
-                .param("duration", duration);
-            r.fill_swarm(&o);
+            let params = [
+                ("writers", writers.into()),
+                ("rate_per_writer", rate_per_writer.into()),
+                ("readers", readers.into()),
+            ];
+            let r = common
+                .swarm("writers", docs, duration, None, &params)
+                .await?;
             (vec![r], common.out)
         }
         Scenario::Idle {
