@@ -165,3 +165,74 @@ async fn durable_writers_get_every_ack() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_rooms_keep_their_edits_apart() {
+    // Like the `rooms` scenario, small: each reader expects only its own room's
+    // writer, so an edit leaking across rooms would show as foreign, not delivered.
+    let db = TestDb::sqlite();
+    let (addr, _stop) = server(&db).await;
+    let mut p = plan(
+        Dialect::Yws,
+        format!("ws://{addr}/y"),
+        "room-0",
+        vec![20.0],
+        3,
+    );
+    for d in 1..4 {
+        p.docs.push(DocPlan {
+            name: format!("room-{d}"),
+            writer_rates: vec![20.0],
+            readers: 3,
+        });
+    }
+    let out = run(p).await.expect("run");
+    // 4 rooms × 30 edits × 3 readers.
+    assert_eq!(out.expected, 4 * 30 * 3);
+    assert_eq!(out.delivered, out.expected, "{:?}", out.errors);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_traffic_is_counted_beside_every_edit() {
+    let db = TestDb::sqlite();
+    let (addr, _stop) = server(&db).await;
+    let mut p = plan(
+        Dialect::Yws,
+        format!("ws://{addr}/y"),
+        "presence",
+        vec![20.0],
+        10,
+    );
+    p.verify = false;
+    p.presence = Some(goonline_loadgen::presence::Presence {
+        renew: Duration::from_secs(15),
+        movers_pct: 50,
+    });
+    let out = run(p).await.expect("run");
+    assert_eq!(out.delivered, out.expected, "{:?}", out.errors);
+    // Every client (numbers 0–49 are movers at 50%) moves a cursor each second,
+    // relayed to all 11 clients.
+    assert!(out.awareness_frames > 0, "no awareness was relayed");
+    assert!(out.awareness_entries >= out.awareness_frames);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_held_and_measured() {
+    // The server runs in this process, so the RSS measured is this process's.
+    let db = TestDb::sqlite();
+    let (addr, _stop) = server(&db).await;
+    let out = goonline_loadgen::idle::run(
+        Dialect::Yws,
+        &format!("ws://{addr}/y"),
+        "idle",
+        50,
+        Duration::from_millis(200),
+        std::process::id(),
+    )
+    .await
+    .expect("idle run");
+    assert_eq!(out.connections, 50);
+    assert_eq!(out.dropped, 0);
+    assert!(out.rss_before_kb > 0 && out.rss_after_kb > 0);
+}
