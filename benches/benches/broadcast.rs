@@ -79,11 +79,11 @@ fn bench_broadcast(c: &mut Criterion) {
         };
         let engine = rt.block_on(async { start_engine(store, EngineConfig::default()) });
         let mut fx = rt.block_on(async {
-            let (mut writer, writer_events) = engine.connect(None).expect("connect writer");
+            let (mut writer, writer_events) = engine.connect().expect("connect writer");
             writer.open(DOC).await.expect("writer opens");
             let mut sessions = Vec::with_capacity(readers);
             for _ in 0..readers {
-                let (mut s, ev) = engine.connect(None).expect("connect reader");
+                let (mut s, ev) = engine.connect().expect("connect reader");
                 s.open(DOC).await.expect("reader opens");
                 sessions.push((s, ev));
             }

@@ -122,7 +122,7 @@ impl Writers {
         let sessions = (0..n)
             .map(|i| {
                 let doc = format!("e2e-{tag}-{i}");
-                let (mut s, mut ev) = engine.connect(None).expect("connect");
+                let (mut s, mut ev) = engine.connect().expect("connect");
                 rt.block_on(s.open(&doc)).expect("open");
                 drain(&mut ev);
                 (

@@ -1,39 +1,158 @@
-//! Access checks: may this session open or write this document?
+//! Access checks: may this session open this document, and may it write it?
 //!
-//! The engine consults an [`AccessPolicy`] on every open and every write. This
-//! release ships [`AllowAll`]; the identity work replaces it with role-based rules.
+//! The engine asks its [`AccessPolicy`] once when a session opens a document
+//! (and again whenever the user's access changes); the answer, a [`Grant`], is
+//! kept with the open document, so the check on every write is a field read.
+//!
+//! [`NamespacePolicy`] is the production policy. Documents are named by
+//! namespace: `biz/{business_id}/...` belongs to a business (members open it;
+//! viewers read only; others are refused), `user/{user_id}/...` to one user.
+//! Other names are refused, unless the server was started with anonymous
+//! documents allowed (a development and benchmarking switch), in which case
+//! they are open to anyone, as before identity existed.
 
-/// Who is acting: what the engine knows about a session when it asks the policy.
+use crate::ops::{BoxFuture, UserRef};
+use crate::sql_store::SqlStore;
+use crate::tenancy::store::role_in;
+
+/// Who is acting: what the engine knows about a session.
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The session's id.
     pub session_id: String,
-    /// The token the client presented, if any (unchecked until identity lands).
-    pub token: Option<String>,
+    /// The signed-in user, once the transport has verified a token.
+    pub user: Option<UserRef>,
 }
 
-/// What a session wants to do with a document.
+/// What a session may do with a document it may open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocAccess {
-    /// Open the document and receive its content and awareness.
-    Read,
-    /// Change the document (sync step 2 or update) or publish awareness.
-    Write,
+pub enum Grant {
+    /// Receive and change it.
+    ReadWrite,
+    /// Receive it; every change is refused.
+    ReadOnly,
 }
 
-/// Decides whether a principal may act on a document. Must be cheap: it runs on
-/// every write.
+/// Why a document may not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The document needs a signed-in user and there is none.
+    Unauthorized(String),
+    /// The user may not open it (or the namespace is unknown).
+    Forbidden(String),
+    /// The check itself failed (store down); try again.
+    Unavailable(String),
+}
+
+/// Decides what a principal may do with a document.
 pub trait AccessPolicy: Send + Sync + 'static {
-    /// `Ok(())` to allow, `Err(reason)` to refuse.
-    fn check(&self, who: &Principal, doc: &str, access: DocAccess) -> Result<(), String>;
+    /// The grant for `who` on `doc`, or why there is none.
+    fn grant<'a>(
+        &'a self,
+        who: &'a Principal,
+        doc: &'a str,
+    ) -> BoxFuture<'a, Result<Grant, Refusal>>;
 }
 
-/// Allows everything. The default until identity and roles land.
+/// Allows everything: for engine tests that are not about access.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AllowAll;
 
 impl AccessPolicy for AllowAll {
-    fn check(&self, _who: &Principal, _doc: &str, _access: DocAccess) -> Result<(), String> {
-        Ok(())
+    fn grant<'a>(&'a self, _: &'a Principal, _: &'a str) -> BoxFuture<'a, Result<Grant, Refusal>> {
+        Box::pin(async { Ok(Grant::ReadWrite) })
+    }
+}
+
+/// The namespace a document name falls in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespace<'a> {
+    /// `biz/{business_id}/...`
+    Business(&'a str),
+    /// `user/{user_id}/...`
+    User(&'a str),
+    /// Anything else.
+    Other,
+}
+
+/// Splits a document name into its namespace. `biz/x` without a further
+/// segment, or with an empty id, is not in the namespace.
+pub fn namespace_of(doc: &str) -> Namespace<'_> {
+    let owner = |prefix: &str| {
+        let (id, tail) = doc.strip_prefix(prefix)?.split_once('/')?;
+        (!id.is_empty() && !tail.is_empty()).then_some(id)
+    };
+    if let Some(id) = owner("biz/") {
+        Namespace::Business(id)
+    } else if let Some(id) = owner("user/") {
+        Namespace::User(id)
+    } else {
+        Namespace::Other
+    }
+}
+
+/// The production policy: business and user namespaces, roles from the store.
+pub struct NamespacePolicy {
+    db: SqlStore,
+    allow_anonymous_docs: bool,
+}
+
+impl NamespacePolicy {
+    /// Reads roles from `db`. With `allow_anonymous_docs`, documents outside the
+    /// known namespaces are open to anyone.
+    pub fn new(db: SqlStore, allow_anonymous_docs: bool) -> NamespacePolicy {
+        NamespacePolicy {
+            db,
+            allow_anonymous_docs,
+        }
+    }
+}
+
+impl AccessPolicy for NamespacePolicy {
+    fn grant<'a>(
+        &'a self,
+        who: &'a Principal,
+        doc: &'a str,
+    ) -> BoxFuture<'a, Result<Grant, Refusal>> {
+        Box::pin(async move {
+            let ns = namespace_of(doc);
+            if ns == Namespace::Other {
+                return if self.allow_anonymous_docs {
+                    Ok(Grant::ReadWrite)
+                } else {
+                    Err(Refusal::Forbidden(
+                        "unknown namespace: document names start with biz/{business_id}/ or user/{user_id}/"
+                            .into(),
+                    ))
+                };
+            }
+            let Some(user) = &who.user else {
+                return Err(Refusal::Unauthorized(format!(
+                    "sign in to open `{doc}`: send an access token"
+                )));
+            };
+            match ns {
+                Namespace::User(owner) if owner == user.id => Ok(Grant::ReadWrite),
+                Namespace::User(_) => Err(Refusal::Forbidden(
+                    "documents under user/{id}/ belong to that user only".into(),
+                )),
+                Namespace::Business(business) => {
+                    match role_in(&self.db, business, &user.id).await {
+                        Ok(Some(role)) if role.can_edit_docs() => Ok(Grant::ReadWrite),
+                        Ok(Some(_)) => Ok(Grant::ReadOnly),
+                        Ok(None) => Err(Refusal::Forbidden(format!(
+                            "you are not a member of business `{business}`"
+                        ))),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "role lookup failed");
+                            Err(Refusal::Unavailable(
+                                "access could not be checked; retry".into(),
+                            ))
+                        }
+                    }
+                }
+                Namespace::Other => Err(Refusal::Forbidden("unknown namespace".into())),
+            }
+        })
     }
 }

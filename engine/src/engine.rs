@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     pub connections: AtomicU64,
     pub loads: AtomicU64,
     pub closing: AtomicBool,
+    /// Live sessions of each signed-in user: (session tx id, sign-in session,
+    /// the transport's kill switch). Lets a role change or a sign-out reach them.
+    pub user_sessions: DashMap<String, Vec<(u64, String, Weak<KillSwitch>)>>,
 }
 
 /// The engine handle. Cheap to clone.
@@ -100,6 +103,7 @@ impl Engine {
             connections: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            user_sessions: DashMap::new(),
         });
         let handler: Arc<dyn BusHandler> = Arc::new(NodeHandler(Arc::downgrade(&shared)));
         shared.bus.attach(Arc::downgrade(&handler));
@@ -120,7 +124,7 @@ impl Engine {
 
     /// Opens a new session (a connection). Fails at the connection limit or while
     /// shutting down. Returns the session and the receiving end its transport drains.
-    pub fn connect(&self, token: Option<String>) -> Result<(Session, SessionEvents), EngineError> {
+    pub fn connect(&self) -> Result<(Session, SessionEvents), EngineError> {
         let sh = &self.shared;
         if sh.closing.load(Ordering::Acquire) {
             return Err(EngineError::ShuttingDown);
@@ -148,12 +152,76 @@ impl Engine {
         );
         let principal = Principal {
             session_id: uuid::Uuid::now_v7().to_string(),
-            token,
+            user: None,
         };
         Ok((
             Session::new(self.clone(), stx, principal),
             SessionEvents { rx, kill },
         ))
+    }
+
+    pub(crate) fn register_user_session(
+        &self,
+        user: &str,
+        auth_session: &str,
+        id: u64,
+        kill: &Arc<KillSwitch>,
+    ) {
+        self.shared
+            .user_sessions
+            .entry(user.to_string())
+            .or_default()
+            .push((id, auth_session.to_string(), Arc::downgrade(kill)));
+    }
+
+    pub(crate) fn unregister_user_session(&self, user: &str, id: u64) {
+        if let dashmap::Entry::Occupied(mut e) = self.shared.user_sessions.entry(user.to_string()) {
+            e.get_mut().retain(|(i, _, _)| *i != id);
+            if e.get().is_empty() {
+                e.remove();
+            }
+        }
+    }
+
+    /// `user`'s roles changed: every live session of theirs re-checks its open
+    /// documents now (losing write access or the document as the new role says).
+    pub fn access_changed(&self, user: &str) {
+        if let Some(sessions) = self.shared.user_sessions.get(user) {
+            for (_, _, kill) in sessions.iter() {
+                if let Some(k) = kill.upgrade() {
+                    k.request_recheck();
+                }
+            }
+        }
+    }
+
+    /// Closes `user`'s live sessions (all of them, or those of one sign-in
+    /// session) with `code`: sign-out, password change, suspension, erasure.
+    /// Returns how many were closed.
+    pub fn end_user_sessions(
+        &self,
+        user: &str,
+        auth_session: Option<&str>,
+        code: u16,
+        reason: &str,
+    ) -> usize {
+        let mut n = 0;
+        if let Some(sessions) = self.shared.user_sessions.get(user) {
+            for (_, s, kill) in sessions.iter() {
+                if auth_session.is_none_or(|a| a == s)
+                    && let Some(k) = kill.upgrade()
+                {
+                    k.kill(code, reason);
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Live sessions of `user` on this node.
+    pub fn user_session_count(&self, user: &str) -> usize {
+        self.shared.user_sessions.get(user).map_or(0, |s| s.len())
     }
 
     pub(crate) fn release_connection(&self) {

@@ -47,6 +47,15 @@ pub enum EngineError {
     /// The access policy refused the action.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The document needs a signed-in user.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The session may read this document but not change it (a viewer).
+    #[error("read-only: you may read `{0}` but not change it")]
+    ReadOnly(String),
+    /// Access could not be checked right now (the store failed).
+    #[error("access check failed: {0}")]
+    AccessUnavailable(String),
     /// The store failed while loading the document; nothing was written.
     #[error("document could not be loaded: {0}")]
     LoadFailed(#[source] StoreError),
@@ -67,7 +76,9 @@ impl EngineError {
             EngineError::InvalidUpdate(_) => ErrorCode::InvalidUpdate,
             EngineError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
             EngineError::DocTooLarge { .. } => ErrorCode::DocTooLarge,
-            EngineError::Forbidden(_) => ErrorCode::Forbidden,
+            EngineError::Forbidden(_) | EngineError::ReadOnly(_) => ErrorCode::Forbidden,
+            EngineError::Unauthorized(_) => ErrorCode::Unauthorized,
+            EngineError::AccessUnavailable(_) => ErrorCode::Unavailable,
             EngineError::LoadFailed(_) => ErrorCode::Unavailable,
             EngineError::ShuttingDown => ErrorCode::Unavailable,
         }

@@ -6,30 +6,38 @@
 //! - [`store::Store`] and [`sql_store::SqlStore`]: the durable update log and
 //!   snapshots on SQLite or Postgres; [`persist`] commits them in groups.
 //! - [`bus::Bus`]: how nodes share updates ([`bus::LocalBus`] in-process).
-//! - [`access::AccessPolicy`]: consulted on every open and every write.
+//! - [`access::AccessPolicy`]: what a session may do with a document (namespaces
+//!   and roles), asked at open and whenever the user's roles change.
+//! - [`ops`]: the operation registry every feature defines its methods in.
+//! - [`tenancy`]: businesses, members and roles; [`audit`]: the audit log.
 //!
 //! Dependencies point one way: the server uses the engine, the engine uses the
 //! protocol crate, and never the other way round.
 
 pub mod access;
+pub mod audit;
 pub mod awareness;
 pub mod bus;
+mod clock;
 mod coalesce;
 pub mod config;
 mod doc_apply;
 mod engine;
 pub mod error;
 pub mod metrics;
+pub mod ops;
 pub mod outbound;
 mod persist;
 pub mod room;
 pub mod session;
 pub mod sql_store;
 pub mod store;
+pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use clock::now_ms;
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineParts};
 pub use error::EngineError;
-pub use session::{Session, SessionEvents};
+pub use session::{AccessChange, Session, SessionEvents};

@@ -90,6 +90,9 @@ pub enum Outbound {
 pub struct KillSwitch {
     reason: OnceLock<(u16, String)>,
     notify: Notify,
+    /// Fired when the user's access changed and open documents must be re-checked
+    /// (one stored permit: a request while the transport is busy is not lost).
+    recheck: Notify,
 }
 
 impl KillSwitch {
@@ -113,6 +116,16 @@ impl KillSwitch {
             }
             notified.await;
         }
+    }
+
+    /// Asks the transport to re-check the session's access to its documents.
+    pub fn request_recheck(&self) {
+        self.recheck.notify_one();
+    }
+
+    /// Waits for a re-check request.
+    pub async fn recheck_requested(&self) {
+        self.recheck.notified().await;
     }
 
     /// Whether the session has been killed.

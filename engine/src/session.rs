@@ -14,9 +14,10 @@ use std::sync::atomic::Ordering;
 use goonline_protocol::awareness::decode_awareness_update;
 use goonline_protocol::sync::SyncMessage;
 
-use crate::access::{DocAccess, Principal};
+use crate::access::{Grant, Principal, Refusal};
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::ops::UserRef;
 use crate::outbound::{Broadcast, KillSwitch, Outbound, Receiver, SessionTx};
 use crate::room::Room;
 
@@ -37,6 +38,19 @@ struct Membership {
     key: Arc<str>,
     room: Arc<Room>,
     tx: SessionTx,
+    /// What the access policy allowed when it was opened (or last re-checked).
+    grant: Grant,
+}
+
+/// How a re-check changed an open document's access (see [`Session::recheck_access`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessChange {
+    /// The membership key.
+    pub key: Arc<str>,
+    /// The new grant; `None` when the document was closed because access is gone.
+    pub grant: Option<Grant>,
+    /// Why, for the client.
+    pub reason: String,
 }
 
 /// One connection's session.
@@ -102,11 +116,13 @@ impl Session {
         if self.members.len() >= max {
             return Err(EngineError::TooManyDocs(max));
         }
-        self.engine
+        let grant = self
+            .engine
             .shared
             .access
-            .check(&self.principal, doc, DocAccess::Read)
-            .map_err(EngineError::Forbidden)?;
+            .grant(&self.principal, doc)
+            .await
+            .map_err(refusal_error)?;
         if self.engine.is_closing() {
             return Err(EngineError::ShuttingDown);
         }
@@ -135,8 +151,83 @@ impl Session {
             // Exactly one slot for the usual single document (a push would reserve 4).
             self.members.reserve_exact(1);
         }
-        self.members.push(Membership { key, room, tx });
+        self.members.push(Membership {
+            key,
+            room,
+            tx,
+            grant,
+        });
         Ok(member)
+    }
+
+    /// The grant membership `key` holds.
+    pub fn grant(&self, key: &str) -> Option<Grant> {
+        self.position(key).map(|i| self.members[i].grant)
+    }
+
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<&UserRef> {
+        self.principal.user.as_ref()
+    }
+
+    /// Records the user a verified token names. The session is then reached by
+    /// [`Engine::access_changed`] and [`Engine::end_user_sessions`]. Open
+    /// documents keep their grants until the next re-check.
+    pub fn set_user(&mut self, user: UserRef) {
+        if self.principal.user.as_ref().map(|u| (&u.id, &u.session))
+            == Some((&user.id, &user.session))
+        {
+            self.principal.user = Some(user);
+            return;
+        }
+        if let Some(old) = self.principal.user.take() {
+            self.engine.unregister_user_session(&old.id, self.tx.id);
+        }
+        self.engine.register_user_session(
+            &user.id,
+            &user.session,
+            self.tx.id,
+            self.tx.kill_switch(),
+        );
+        self.principal.user = Some(user);
+    }
+
+    /// Asks the policy again about every open document (after the user's roles
+    /// changed, or the user changed). Documents no longer allowed are closed
+    /// (their awareness removed for everyone); returns every membership whose
+    /// access changed. A failed check keeps the current grant.
+    pub async fn recheck_access(&mut self) -> Vec<AccessChange> {
+        let mut changes = Vec::new();
+        let mut i = 0;
+        while i < self.members.len() {
+            let doc = self.members[i].room.name.clone();
+            match self.engine.shared.access.grant(&self.principal, &doc).await {
+                Ok(grant) if grant == self.members[i].grant => i += 1,
+                Ok(grant) => {
+                    self.members[i].grant = grant;
+                    changes.push(AccessChange {
+                        key: self.members[i].key.clone(),
+                        grant: Some(grant),
+                        reason: match grant {
+                            Grant::ReadOnly => "your role now allows reading only".into(),
+                            Grant::ReadWrite => "your role now allows editing".into(),
+                        },
+                    });
+                    i += 1;
+                }
+                Err(Refusal::Unavailable(_)) => i += 1,
+                Err(Refusal::Unauthorized(reason) | Refusal::Forbidden(reason)) => {
+                    let m = self.members.swap_remove(i);
+                    m.room.leave(m.tx.id);
+                    changes.push(AccessChange {
+                        key: m.key,
+                        grant: None,
+                        reason,
+                    });
+                }
+            }
+        }
+        changes
     }
 
     /// Leaves membership `key`; its awareness states are removed for everyone.
@@ -158,13 +249,13 @@ impl Session {
             .ok_or_else(|| EngineError::DocNotOpen(key.to_string()))
     }
 
-    /// Whether this session may write `doc` (checked before every write).
-    pub fn can_write(&self, doc: &str) -> Result<(), EngineError> {
-        self.engine
-            .shared
-            .access
-            .check(&self.principal, doc, DocAccess::Write)
-            .map_err(EngineError::Forbidden)
+    /// Whether this session may write through membership `m` (checked before
+    /// every write).
+    fn can_write(m: &Membership) -> Result<(), EngineError> {
+        match m.grant {
+            Grant::ReadWrite => Ok(()),
+            Grant::ReadOnly => Err(EngineError::ReadOnly(m.room.name.to_string())),
+        }
     }
 
     /// Handles a y-protocols sync message for membership `key`. Step 1 is answered
@@ -187,7 +278,7 @@ impl Session {
                 Ok(())
             }
             SyncMessage::Step2(update) | SyncMessage::Update(update) => {
-                self.can_write(&m.room.name)?;
+                Self::can_write(m)?;
                 m.room.apply_client_update(&m.tx, update, ack_id)
             }
         }
@@ -196,7 +287,7 @@ impl Session {
     /// Handles an awareness update (bytes as y-protocols encodes them).
     pub fn awareness(&mut self, key: &str, update: &[u8]) -> Result<(), EngineError> {
         let m = self.member(key)?;
-        self.can_write(&m.room.name)?;
+        Self::can_write(m)?;
         let entries = decode_awareness_update(update).map_err(|e| {
             EngineError::InvalidUpdate(format!("awareness update does not decode: {e}"))
         })?;
@@ -222,7 +313,19 @@ impl Drop for Session {
         for m in self.members.drain(..) {
             m.room.leave(m.tx.id);
         }
+        if let Some(user) = &self.principal.user {
+            self.engine.unregister_user_session(&user.id, self.tx.id);
+        }
         self.engine.release_connection();
+    }
+}
+
+/// The engine error for a policy refusal.
+fn refusal_error(r: Refusal) -> EngineError {
+    match r {
+        Refusal::Unauthorized(m) => EngineError::Unauthorized(m),
+        Refusal::Forbidden(m) => EngineError::Forbidden(m),
+        Refusal::Unavailable(m) => EngineError::AccessUnavailable(m),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 use std::str::FromStr;
 use std::sync::Once;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -47,12 +47,20 @@ struct Migration {
 }
 
 /// Every migration, in order. Add new files to both folders and a line here.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_doc_log",
-    sqlite: include_str!("../../migrations/sqlite/0001_doc_log.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_doc_log.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_doc_log",
+        sqlite: include_str!("../../migrations/sqlite/0001_doc_log.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_doc_log.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_identity",
+        sqlite: include_str!("../../migrations/sqlite/0002_identity.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_identity.sql"),
+    },
+];
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both backends'
 /// parameter limits.
@@ -327,9 +335,4 @@ fn to_seq(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative sequence number {v}")))
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;

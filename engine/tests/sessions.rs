@@ -215,9 +215,9 @@ async fn limits_on_docs_per_connection_and_connections() {
     let _b = Client::connect(&e);
     let _c = Client::connect(&e);
     assert!(matches!(
-        e.connect(None),
+        e.connect(),
         Err(EngineError::TooManyConnections(3))
     ));
     drop(a);
-    assert!(e.connect(None).is_ok(), "a freed slot is reusable");
+    assert!(e.connect().is_ok(), "a freed slot is reusable");
 }

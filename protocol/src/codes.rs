@@ -35,8 +35,22 @@ pub enum ErrorCode {
     DocTooLarge,
     /// The session already has as many documents open as the server allows.
     TooManyDocs,
-    /// The access policy refuses this action (e.g. a write by a viewer).
+    /// The access policy refuses this action (e.g. a write by a viewer), or the
+    /// caller's role does not allow an operation.
     Forbidden,
+    /// No valid credentials: a missing, expired, forged or revoked token.
+    Unauthorized,
+    /// An unknown operation, or a thing an operation names does not exist (or is
+    /// not visible to the caller).
+    NotFound,
+    /// An operation's parameter is missing, mistyped or out of range; the error
+    /// names the field.
+    InvalidArgument,
+    /// The request conflicts with the current state (e.g. an idempotency key
+    /// reused with other parameters).
+    Conflict,
+    /// Too many attempts; the error says when to retry.
+    RateLimited,
     /// The document could not be loaded or stored right now (the store failed);
     /// nothing was lost, retry later.
     Unavailable,
@@ -60,6 +74,11 @@ impl ErrorCode {
             ErrorCode::DocTooLarge => "doc_too_large",
             ErrorCode::TooManyDocs => "too_many_docs",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

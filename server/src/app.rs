@@ -12,13 +12,17 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use goonline_engine::Engine;
+use goonline_engine::ops::Registry;
 use goonline_protocol::native::Limits;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::config::SecurityArgs;
 use crate::error::ServerError;
 use crate::health;
+use crate::http::OriginPolicy;
+use crate::identity::Identity;
 use crate::ws::hocuspocus::HocusDialect;
 use crate::ws::native::NativeDialect;
 use crate::ws::read_ahead::ReadAheadListener;
@@ -38,6 +42,17 @@ const WS_READ_BUFFER_BYTES: usize = 512;
 /// It grows only when used, so it costs an idle connection nothing.
 const WS_WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
+/// The services behind the API and the sockets.
+#[derive(Clone)]
+pub struct Services {
+    /// Every operation.
+    pub registry: Arc<Registry>,
+    /// Accounts and tokens.
+    pub identity: Identity,
+    /// Identity and protection settings.
+    pub security: Arc<SecurityArgs>,
+}
+
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -51,13 +66,22 @@ pub struct AppState {
     pub heartbeat: Duration,
     /// Write timeout per flush.
     pub write_timeout: Duration,
+    /// Operations, identity and settings.
+    pub services: Services,
+    /// Browser origins allowed to open sockets.
+    pub origins: OriginPolicy,
     /// What every connection task needs, shared rather than copied into each.
     conn: Arc<ConnSettings>,
 }
 
 impl AppState {
     /// State for `engine` with the given timers.
-    pub fn new(engine: Engine, heartbeat: Duration, write_timeout: Duration) -> AppState {
+    pub fn new(
+        engine: Engine,
+        heartbeat: Duration,
+        write_timeout: Duration,
+        services: Services,
+    ) -> AppState {
         let conn_shutdown = CancellationToken::new();
         let conn = Arc::new(ConnSettings {
             metrics: engine.metrics().clone(),
@@ -65,13 +89,21 @@ impl AppState {
             write_timeout,
             max_frame_bytes: engine.config().max_frame_bytes,
             shutdown: conn_shutdown.clone(),
+            identity: services.identity.clone(),
+            registry: services.registry.clone(),
+            frames_per_sec: services.security.max_frames_per_sec,
+            reauth_grace: Duration::from_secs(services.security.reauth_grace_secs.max(1)),
+            max_connections_per_user: services.security.max_connections_per_user.max(1),
         });
+        let origins = OriginPolicy::new(&services.security.cors_origins);
         AppState {
             engine,
             conn_shutdown,
             connections: TaskTracker::new(),
             heartbeat,
             write_timeout,
+            services,
+            origins,
             conn,
         }
     }
@@ -92,7 +124,7 @@ impl AppState {
         ws: WebSocketUpgrade,
         dialect: D,
     ) -> Result<Response, ServerError> {
-        let (session, events) = self.engine.connect(None)?;
+        let (session, events) = self.engine.connect()?;
         let settings = self.conn.clone();
         let connections = self.connections.clone();
         // Tracked from now, so a drain also waits for sockets still upgrading.
@@ -118,7 +150,16 @@ impl AppState {
 
 /// The router with every endpoint.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let s = &state.services;
+    let api = crate::api::router(
+        s.registry.clone(),
+        s.identity.clone(),
+        s.security.max_body_bytes,
+    );
+    let identity_routes = s.identity.routes();
+    let origins = state.origins.clone();
+    let tls = s.security.tls;
+    let app = Router::new()
         .route("/v1/ws", get(native_ws))
         .route("/y/{*doc}", get(yws_ws))
         .route("/hocuspocus", get(hocus_ws))
@@ -126,6 +167,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .with_state(state)
+        .merge(api)
+        .merge(identity_routes);
+    crate::http::harden(app, &origins, tls)
 }
 
 async fn native_ws(

@@ -86,6 +86,78 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "GOONLINE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Identity, access and protection settings.
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// Identity, access and protection: tokens, sign-in, rate limits, HTTP hygiene.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecurityArgs {
+    /// Secret that signs access tokens (at least 32 bytes). Default: generated on
+    /// first start into `<data-dir>/jwt-secret` (owner-only permissions). Nodes
+    /// that share a database must share this secret.
+    #[arg(long, env = "GOONLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "GOONLINE_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in seconds (each use rotates it).
+    #[arg(long, env = "GOONLINE_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+    /// Seconds a live socket whose access token expired has to present a new one
+    /// before it is closed with 4401.
+    #[arg(long, env = "GOONLINE_REAUTH_GRACE_SECS", default_value_t = 30)]
+    pub reauth_grace_secs: u64,
+    /// Serve documents outside the `biz/` and `user/` namespaces to anyone, without
+    /// a token (development and benchmarks only).
+    #[arg(long, env = "GOONLINE_ALLOW_ANONYMOUS_DOCS", default_value_t = false)]
+    pub allow_anonymous_docs: bool,
+    /// Origins allowed to call the API from a browser and to open WebSockets
+    /// (comma-separated, e.g. `https://shop.example`); none by default. Requests
+    /// without an `Origin` header (native apps, servers) are not affected.
+    #[arg(long, env = "GOONLINE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// The URL clients reach this server at (for OpenID Connect redirects), e.g.
+    /// `https://api.example.com`. Default: `http://<listen>`.
+    #[arg(long, env = "GOONLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// OpenID Connect issuer URL (enables "sign in with" that provider).
+    #[arg(long, env = "GOONLINE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// OpenID Connect client id.
+    #[arg(long, env = "GOONLINE_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// OpenID Connect client secret.
+    #[arg(long, env = "GOONLINE_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// Sign-in and registration attempts allowed per account per 10 minutes.
+    #[arg(
+        long,
+        env = "GOONLINE_LOGIN_ATTEMPTS_PER_ACCOUNT",
+        default_value_t = 10
+    )]
+    pub login_attempts_per_account: u32,
+    /// Sign-in and registration attempts allowed per client IP per 10 minutes.
+    #[arg(long, env = "GOONLINE_LOGIN_ATTEMPTS_PER_IP", default_value_t = 50)]
+    pub login_attempts_per_ip: u32,
+    /// Frames a connection may send per second on average (bursts of twice that);
+    /// a connection over it gets an error frame or is closed with 4429.
+    #[arg(long, env = "GOONLINE_MAX_FRAMES_PER_SEC", default_value_t = 500)]
+    pub max_frames_per_sec: u32,
+    /// Most live connections one user may hold on this node.
+    #[arg(long, env = "GOONLINE_MAX_CONNECTIONS_PER_USER", default_value_t = 100)]
+    pub max_connections_per_user: usize,
+    /// Largest REST request body, in bytes.
+    #[arg(long, env = "GOONLINE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Hours an idempotency key and its stored outcome are kept.
+    #[arg(long, env = "GOONLINE_IDEMPOTENCY_KEEP_HOURS", default_value_t = 24)]
+    pub idempotency_keep_hours: u64,
+    /// Set when clients reach this server over HTTPS (e.g. behind a TLS proxy): adds
+    /// `Strict-Transport-Security` to every response.
+    #[arg(long, env = "GOONLINE_TLS", default_value_t = false)]
+    pub tls: bool,
 }
 
 impl ServeArgs {

@@ -4,10 +4,14 @@
 //! The binary (`main.rs`) only parses flags and calls [`run`]; tests call
 //! [`start`] to run a real server on an ephemeral port.
 
+pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod http;
+pub mod identity;
+pub mod limits;
 mod ws;
 
 use std::future::Future;
@@ -15,11 +19,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use goonline_engine::access::AllowAll;
+use goonline_engine::access::NamespacePolicy;
+use goonline_engine::audit::AuditLog;
 use goonline_engine::bus::LocalBus;
 use goonline_engine::metrics::Metrics;
+use goonline_engine::ops::OpsBuilder;
+use goonline_engine::ops::idempotency::IdempotencyStore;
 use goonline_engine::sql_store::SqlStore;
 use goonline_engine::store::Store;
+use goonline_engine::tenancy::Tenancy;
 use goonline_engine::{Engine, EngineParts};
 use tokio::net::TcpListener;
 
@@ -55,12 +63,15 @@ where
     let store = SqlStore::connect(&url)
         .await
         .map_err(|e| ServerError::Startup(format!("cannot open the database: {e}")))?;
-    start_with_store(args, Arc::new(store), shutdown).await
+    start_with_store(args, store.clone(), Arc::new(store), shutdown).await
 }
 
-/// Like [`start`], with a store the caller built (tests inject faults this way).
+/// Like [`start`], with stores the caller built: `db` for accounts, businesses
+/// and the other tables, `store` for the document log (tests inject faults
+/// there).
 pub async fn start_with_store<F>(
     args: &ServeArgs,
+    db: SqlStore,
     store: Arc<dyn Store>,
     shutdown: F,
 ) -> Result<
@@ -77,9 +88,33 @@ where
         config: args.engine_config(),
         store,
         bus: LocalBus::new(),
-        access: Arc::new(AllowAll),
+        access: Arc::new(NamespacePolicy::new(
+            db.clone(),
+            args.security.allow_anonymous_docs,
+        )),
         metrics: Arc::new(Metrics::default()),
     });
+    let audit = AuditLog::new(db.clone());
+    let public_url = args
+        .security
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let identity = identity::Identity::new(
+        db.clone(),
+        engine.clone(),
+        audit.clone(),
+        &args.security,
+        &args.data_dir,
+        public_url,
+    )
+    .await?;
+    let tenancy = Tenancy::new(db.clone(), audit, engine.clone());
+    let mut ops = OpsBuilder::new();
+    identity.register_ops(&mut ops);
+    tenancy.register_ops(&mut ops);
+    let keep = Duration::from_secs(args.security.idempotency_keep_hours.max(24) * 3600);
+    let registry = Arc::new(ops.build(Arc::new(tenancy), IdempotencyStore::new(db.clone(), keep)));
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| ServerError::Startup(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -90,6 +125,11 @@ where
         engine,
         Duration::from_secs(args.heartbeat_secs.max(1)),
         Duration::from_secs(args.write_timeout_secs.max(1)),
+        app::Services {
+            registry,
+            identity,
+            security: Arc::new(args.security.clone()),
+        },
     );
     Ok((addr, app::serve(listener, state, shutdown)))
 }

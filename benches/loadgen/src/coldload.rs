@@ -48,6 +48,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--database-url",
                 database_url,
+                // Benchmark documents have plain names and no tokens.
+                "--allow-anonymous-docs",
             ])
             .args(extra)
             .env("GOONLINE_LOG", "warn")

@@ -17,6 +17,10 @@ async fn server(db: &TestDb) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let mut args = ServeArgs::defaults();
     args.listen = "127.0.0.1:0".parse().expect("addr");
     args.database_url = Some(db.url.clone());
+    // Benchmark documents have plain names and no tokens.
+    args.security.allow_anonymous_docs = true;
+    args.data_dir =
+        std::env::temp_dir().join(format!("goonline-loadgen-test-{}", std::process::id()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (addr, serve) = goonline_server::start(&args, async move {
         let _ = stopped.await;

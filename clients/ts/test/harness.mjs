@@ -96,9 +96,15 @@ export function uniqueName (prefix = 'doc') {
 // the server process
 
 export class ServerProcess {
-  constructor ({ dataDir, ownsDataDir }) {
+  /**
+   * extraArgs: more `goonline serve` flags. The interop tests that are not about
+   * access use plain document names, so they run with --allow-anonymous-docs
+   * unless they pass their own list.
+   */
+  constructor ({ dataDir, ownsDataDir, extraArgs = ['--allow-anonymous-docs'] }) {
     this.dataDir = dataDir
     this.ownsDataDir = ownsDataDir
+    this.extraArgs = extraArgs
     this.proc = null
     this.port = null
     this.stderrText = ''
@@ -117,7 +123,7 @@ export class ServerProcess {
     if (!existsSync(GOONLINE_BIN)) {
       throw new Error(`goonline binary not found at ${GOONLINE_BIN} (run \`cargo build\` in the repo root, or set GOONLINE_BIN)`)
     }
-    const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir]
+    const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir, ...this.extraArgs]
     const proc = spawn(GOONLINE_BIN, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { RUST_BACKTRACE: '1', NO_COLOR: '1', ...process.env }
@@ -229,9 +235,9 @@ export function makeDataDir () {
 }
 
 /** A not yet started server (fresh temp data dir unless `dataDir` is given); call `.start()`. */
-export function createServer ({ dataDir } = {}) {
+export function createServer ({ dataDir, extraArgs } = {}) {
   if (EXTERNAL) return new ExternalServer()
-  return new ServerProcess({ dataDir: dataDir || makeDataDir(), ownsDataDir: !dataDir })
+  return new ServerProcess({ dataDir: dataDir || makeDataDir(), ownsDataDir: !dataDir, extraArgs })
 }
 
 /** Start a server (fresh temp data dir unless `dataDir` is given). */

@@ -26,7 +26,7 @@ pub struct Client {
 
 impl Client {
     pub fn connect(engine: &Engine) -> Client {
-        let (session, events) = engine.connect(None).expect("connect");
+        let (session, events) = engine.connect().expect("connect");
         Client {
             session,
             events,

@@ -31,10 +31,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use goonline_engine::metrics::{Metrics, add, inc};
+use goonline_engine::ops::Registry;
 use goonline_engine::outbound::{Delivery, KillSwitch, Outbound, Receiver};
 use goonline_engine::{EngineError, Session, SessionEvents};
 use goonline_protocol::codes::close;
 use tokio_util::sync::CancellationToken;
+
+use crate::identity::Identity;
 
 /// Frames cached per broadcast, one slot per dialect (see `Broadcast::frame`).
 pub(crate) const SLOT_NATIVE: usize = 0;
@@ -60,6 +63,16 @@ pub(crate) struct ConnSettings {
     pub write_timeout: Duration,
     pub max_frame_bytes: usize,
     pub shutdown: CancellationToken,
+    /// Verifies tokens presented on sockets.
+    pub identity: Identity,
+    /// Serves native `call` frames.
+    pub registry: Arc<Registry>,
+    /// Frames a connection may send per second (bursts of twice that).
+    pub frames_per_sec: u32,
+    /// Time to present a new token after the current one expired.
+    pub reauth_grace: Duration,
+    /// Most live connections per user on this node.
+    pub max_connections_per_user: usize,
 }
 
 /// A wire dialect: decodes frames into session calls, encodes engine messages.

@@ -47,7 +47,9 @@ fn close_for(e: &EngineError) -> Flow {
         EngineError::LoadFailed(_)
         | EngineError::ShuttingDown
         | EngineError::TooManyConnections(_) => close::UNAVAILABLE,
-        EngineError::Forbidden(_) => close::FORBIDDEN,
+        EngineError::Forbidden(_) | EngineError::ReadOnly(_) => close::FORBIDDEN,
+        EngineError::Unauthorized(_) => close::UNAUTHORIZED,
+        EngineError::AccessUnavailable(_) => close::UNAVAILABLE,
         EngineError::InvalidDocName(_) | EngineError::TooManyDocs(_) => close::PROTOCOL_ERROR,
         EngineError::DocNotOpen(_) | EngineError::DocAlreadyOpen(_) => close::INTERNAL_ERROR,
     };

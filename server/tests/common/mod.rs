@@ -45,9 +45,18 @@ impl TestServer {
         let mut args = ServeArgs::defaults();
         args.listen = "127.0.0.1:0".parse().expect("addr");
         args.database_url = Some(db.url.clone());
+        // The dialect and durability tests use plain document names; the access
+        // tests turn this off (or use the biz/ and user/ namespaces, which are
+        // always checked).
+        args.security.allow_anonymous_docs = true;
+        args.data_dir = std::env::temp_dir().join(format!(
+            "goonline-test-data-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         tweak(&mut args);
+        let sql = db.store().await;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (addr, serve) = goonline_server::start_with_store(&args, store, async move {
+        let (addr, serve) = goonline_server::start_with_store(&args, sql, store, async move {
             let _ = stopped.await;
         })
         .await
@@ -121,7 +130,7 @@ impl BinaryServer {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_goonline"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(["--database-url", database_url])
+            .args(["--database-url", database_url, "--allow-anonymous-docs"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
