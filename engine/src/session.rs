@@ -284,10 +284,11 @@ impl Session {
         }
     }
 
-    /// Handles an awareness update (bytes as y-protocols encodes them).
+    /// Handles an awareness update (bytes as y-protocols encodes them). Allowed
+    /// with a read-only grant: a viewer's presence is shown like anyone's.
     pub fn awareness(&mut self, key: &str, update: &[u8]) -> Result<(), EngineError> {
+        // Presence is not content: read-only members (viewers) show up too.
         let m = self.member(key)?;
-        Self::can_write(m)?;
         let entries = decode_awareness_update(update).map_err(|e| {
             EngineError::InvalidUpdate(format!("awareness update does not decode: {e}"))
         })?;

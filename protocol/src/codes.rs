@@ -111,9 +111,10 @@ pub mod close {
     /// The native session broke the protocol (no `hello` first, unsupported
     /// version). An `error` frame precedes it.
     pub const NATIVE_PROTOCOL_VIOLATION: u16 = 4400;
-    /// Authentication failed (later issues).
+    /// Authentication failed: a missing, invalid, expired or revoked token, a
+    /// sign-out or password change, or no fresh token within the re-auth grace.
     pub const UNAUTHORIZED: u16 = 4401;
-    /// Access was revoked (later issues).
+    /// Access refused or revoked (not a member, removed from the business).
     pub const FORBIDDEN: u16 = 4403;
     /// No traffic from the client within the idle timeout (dead link).
     pub const TIMEOUT: u16 = 4408;
@@ -125,4 +126,8 @@ pub mod close {
     pub const RESET: u16 = 4205;
     /// The document could not be loaded (store unavailable). Retry later.
     pub const UNAVAILABLE: u16 = 4503;
+    /// The client sent frames faster than the server allows (y-websocket and
+    /// Hocuspocus; native clients get a `rate_limited` error frame instead).
+    /// Reconnect after a pause and re-sync; nothing acknowledged is lost.
+    pub const RATE_LIMITED: u16 = 4430;
 }

@@ -7,8 +7,10 @@
 //! unchanged (see [`crate::sync`] and [`crate::awareness`]), so any Yjs client library
 //! can produce and consume them.
 //!
-//! `call`/`reply` (operations) and `sub`/`unsub`/`event`/`gap` (topics) are reserved
-//! type names: later protocol versions add them without changing the frames here.
+//! `hello {token}` signs the connection in (or `auth {token}` later, e.g. when the
+//! server asks for a fresh token with `reauth`); `call`/`reply` run operations, the
+//! same ones REST serves. `sub`/`unsub`/`event`/`gap` (topics) are reserved type
+//! names: later protocol versions add them without changing the frames here.
 //! The full reference, with a worked byte example, is `docs/protocol.md`.
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +22,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Frame types that later versions will add; a client sending one today gets
 /// `unknown_type`, not `bad_frame`.
-pub const RESERVED_TYPES: &[&str] = &["call", "reply", "sub", "unsub", "event", "gap"];
+pub const RESERVED_TYPES: &[&str] = &["sub", "unsub", "event", "gap"];
 
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,9 +35,31 @@ pub enum ClientFrame {
         /// Free-form client name and version, for logs (`"@goonline/client 0.1.0"`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<String>,
-        /// Access token; ignored until identity lands.
+        /// Access token. Without one the connection is anonymous: it may call
+        /// public operations (sign-in) and present a token later with `auth`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+    },
+    /// Presents a (new) access token on a live connection: after signing in, or
+    /// when the server sent `reauth`. Answered with `authenticated`, or an
+    /// `error` (`unauthorized`) and close 4401.
+    Auth {
+        /// The access token.
+        token: String,
+    },
+    /// Runs an operation; answered with `reply` carrying the same `id`.
+    Call {
+        /// Correlation id, echoed in the `reply`.
+        id: u64,
+        /// Operation name, e.g. `business.create`.
+        method: String,
+        /// The operation's params (a map); absent means none.
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        params: serde_json::Value,
+        /// Idempotency key for a state-changing call: a retry with the same key
+        /// and params gets the first outcome instead of running again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idempotency_key: Option<String>,
     },
     /// Join a document. The server answers with its `sync` step 1 and the current
     /// awareness, or an `error` whose `re` is this frame's `id`.
@@ -107,6 +131,50 @@ pub enum ServerFrame {
         heartbeat_ms: u64,
         /// The limits this server enforces.
         limits: Limits,
+        /// The signed-in user, when `hello` carried a valid token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// When that token expires (epoch ms); expect `reauth` then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<u64>,
+    },
+    /// Answer to `auth`: the connection now acts as `user`.
+    Authenticated {
+        /// The user id.
+        user: String,
+        /// When the token expires (epoch ms).
+        expires_at: u64,
+    },
+    /// The access token has expired (or is about to): send `auth` with a fresh
+    /// one before `deadline` (epoch ms), or the connection is closed with 4401.
+    Reauth {
+        /// When the current token expires or expired (epoch ms).
+        expires_at: u64,
+        /// The last moment a new token is accepted (epoch ms).
+        deadline: u64,
+    },
+    /// The answer to `call`: exactly one of `result` and `error`.
+    Reply {
+        /// The `call`'s id.
+        id: u64,
+        /// The operation's result.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<serde_json::Value>,
+        /// Why the operation failed (the same body REST returns).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<CallError>,
+    },
+    /// What this connection may do with an open document changed (a role change
+    /// or removal), or, on `open`, that the document is read-only. With
+    /// `mode: "none"` the document has been closed by the server.
+    Access {
+        /// Document name.
+        doc: String,
+        /// `read_write`, `read_only` or `none`.
+        mode: AccessMode,
+        /// Why, for humans.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A y-protocols sync message for an open document.
     Sync {
@@ -151,6 +219,34 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         doc: Option<String>,
     },
+}
+
+/// An operation's error, as in a REST error body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallError {
+    /// Stable machine code (`unauthorized`, `forbidden`, `not_found`,
+    /// `invalid_argument`, `conflict`, `rate_limited`, `unavailable`, `internal`).
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// For `invalid_argument`: the offending field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `rate_limited`: seconds before a retry may succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// What a connection may do with an open document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessMode {
+    /// Read and change it.
+    ReadWrite,
+    /// Read it; changes are refused (`forbidden`).
+    ReadOnly,
+    /// No access: the server closed it.
+    None,
 }
 
 /// Why a native frame could not be decoded, with enough context to answer it.
@@ -215,7 +311,16 @@ impl ClientFrame {
     }
 }
 
-const KNOWN_CLIENT_TYPES: &[&str] = &["hello", "open", "close", "sync", "awareness", "ping"];
+const KNOWN_CLIENT_TYPES: &[&str] = &[
+    "hello",
+    "auth",
+    "call",
+    "open",
+    "close",
+    "sync",
+    "awareness",
+    "ping",
+];
 
 impl ServerFrame {
     /// Encodes this frame as a named MessagePack map.

@@ -7,11 +7,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use goonline_engine::Engine;
+use goonline_engine::ops::OpError;
 use goonline_engine::ops::Registry;
 use goonline_protocol::native::Limits;
 use tokio::net::TcpListener;
@@ -23,6 +28,7 @@ use crate::error::ServerError;
 use crate::health;
 use crate::http::OriginPolicy;
 use crate::identity::Identity;
+use crate::ws::auth::SocketAuth;
 use crate::ws::hocuspocus::HocusDialect;
 use crate::ws::native::NativeDialect;
 use crate::ws::read_ahead::ReadAheadListener;
@@ -70,6 +76,8 @@ pub struct AppState {
     pub services: Services,
     /// Browser origins allowed to open sockets.
     pub origins: OriginPolicy,
+    /// Token checks and operations for sockets.
+    socket_auth: Arc<SocketAuth>,
     /// What every connection task needs, shared rather than copied into each.
     conn: Arc<ConnSettings>,
 }
@@ -89,10 +97,12 @@ impl AppState {
             write_timeout,
             max_frame_bytes: engine.config().max_frame_bytes,
             shutdown: conn_shutdown.clone(),
-            identity: services.identity.clone(),
-            registry: services.registry.clone(),
             frames_per_sec: services.security.max_frames_per_sec,
             reauth_grace: Duration::from_secs(services.security.reauth_grace_secs.max(1)),
+        });
+        let socket_auth = Arc::new(SocketAuth {
+            identity: services.identity.clone(),
+            registry: services.registry.clone(),
             max_connections_per_user: services.security.max_connections_per_user.max(1),
         });
         let origins = OriginPolicy::new(&services.security.cors_origins);
@@ -104,6 +114,7 @@ impl AppState {
             write_timeout,
             services,
             origins,
+            socket_auth,
             conn,
         }
     }
@@ -172,28 +183,78 @@ pub fn router(state: AppState) -> Router {
     crate::http::harden(app, &origins, tls)
 }
 
+/// The client's address, when the server was started with connect info.
+struct PeerIp(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+impl AppState {
+    /// Browsers send their page's origin with a WebSocket upgrade; only the
+    /// configured origins may open sockets (cross-site WebSocket hijacking).
+    fn check_origin(&self, headers: &HeaderMap) -> Result<(), ServerError> {
+        if self.origins.allows(headers) {
+            Ok(())
+        } else {
+            Err(ServerError::Op(OpError::Forbidden(
+                "this origin may not open WebSockets here (see --cors-origins)".into(),
+            )))
+        }
+    }
+}
+
 async fn native_ws(
     State(state): State<AppState>,
+    PeerIp(ip): PeerIp,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ServerError> {
-    let dialect = NativeDialect::new(state.heartbeat.as_millis() as u64, state.limits());
+    state.check_origin(&headers)?;
+    let dialect = NativeDialect::new(
+        state.heartbeat.as_millis() as u64,
+        state.limits(),
+        state.socket_auth.clone(),
+        ip,
+    );
     state.upgrade(ws, dialect)
+}
+
+/// The y-websocket client's URL parameters (`params` option).
+#[derive(serde::Deserialize)]
+struct YwsQuery {
+    token: Option<String>,
 }
 
 async fn yws_ws(
     State(state): State<AppState>,
     Path(doc): Path<String>,
+    Query(q): Query<YwsQuery>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ServerError> {
+    state.check_origin(&headers)?;
     goonline_engine::session::validate_doc_name(&doc)?;
-    state.upgrade(ws, YwsDialect::new(doc))
+    let token = q.token.filter(|t| !t.is_empty());
+    state.upgrade(ws, YwsDialect::new(doc, token, state.socket_auth.clone()))
 }
 
 async fn hocus_ws(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ServerError> {
-    state.upgrade(ws, HocusDialect::default())
+    state.check_origin(&headers)?;
+    state.upgrade(ws, HocusDialect::new(state.socket_auth.clone()))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains: stop accepting,

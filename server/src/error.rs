@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use goonline_engine::EngineError;
+use goonline_engine::ops::OpError;
 use goonline_protocol::codes::ErrorCode;
 
 /// An error answered over HTTP.
@@ -22,6 +23,9 @@ pub enum ServerError {
     /// Start-up failed.
     #[error("{0}")]
     Startup(String),
+    /// An operation-level refusal (same body as the API's errors).
+    #[error(transparent)]
+    Op(#[from] OpError),
 }
 
 impl ServerError {
@@ -46,12 +50,18 @@ impl ServerError {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
             ServerError::Startup(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+            ServerError::Op(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
+        if let ServerError::Op(e) = &self {
+            let status =
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, Json(serde_json::json!({ "error": e.body() }))).into_response();
+        }
         let (status, code) = self.status_and_code();
         let body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
         (status, Json(body)).into_response()

@@ -150,7 +150,7 @@ async fn hocuspocus_clients_multiplex_docs_on_one_socket() {
 async fn all_three_dialects_edit_one_document_together() {
     each_backend(|db: TestDb| async move {
         let server = TestServer::start(db, |_| {}).await;
-        let doc = "biz/1/ws/main/plan";
+        let doc = "shop-1/ws/main/plan";
         let mut n = Peer::native(&server).await;
         n.open(doc).await;
         let mut y = Peer::yws(server.addr, doc).await;

@@ -2,8 +2,10 @@
 //! frame prefixed with its document's address, in-band auth per document.
 //!
 //! Facts about the real provider are in `docs/hocuspocus-notes.md`. In short: a
-//! document is opened by its Auth Token frame and answered Authenticated (read-write
-//! for now); frames for a document that arrive before its auth are queued (bounded,
+//! document is opened by its Auth Token frame, whose token signs the socket in
+//! (every document on one socket acts as the same user), and answered
+//! Authenticated with scope `read-write` or `readonly` (viewers), or
+//! PermissionDenied with the reason; frames for a document that arrive before its auth are queued (bounded,
 //! as the reference server does) and replayed after it; every SyncStep2/Update is
 //! answered with SyncStatus once durable (1) or at once if refused (0); replies use
 //! the address exactly as the client sent it (a session-aware provider routes by
@@ -20,6 +22,12 @@ use goonline_protocol::hocuspocus::{HocusAuth, HocusFrame, HocusMessage, address
 use goonline_protocol::lib0::{DecodeError, write_var_string};
 use goonline_protocol::sync::{SyncMessage, encode_update};
 
+use std::sync::Arc;
+
+use goonline_engine::AccessChange;
+use goonline_engine::access::Grant;
+
+use super::auth::{AuthClock, SocketAuth};
 use super::{Dialect, Flow, SLOT_HOCUS, note_refused};
 
 /// Most bytes queued for documents whose auth has not arrived yet.
@@ -30,8 +38,9 @@ const MAX_QUEUED_FRAMES: usize = 1000;
 const MAX_UNAUTHENTICATED: usize = 100;
 
 /// State of one Hocuspocus connection.
-#[derive(Default)]
 pub(crate) struct HocusDialect {
+    auth: Arc<SocketAuth>,
+    clock: AuthClock,
     /// Open memberships: member id → the address the client uses for it. The
     /// address is also the membership's key in the session.
     addresses: HashMap<u64, String>,
@@ -39,6 +48,26 @@ pub(crate) struct HocusDialect {
     queued: HashMap<String, Vec<Bytes>>,
     queued_bytes: usize,
     queued_frames: usize,
+}
+
+impl HocusDialect {
+    pub(crate) fn new(auth: Arc<SocketAuth>) -> Self {
+        HocusDialect {
+            auth,
+            clock: AuthClock::default(),
+            addresses: HashMap::new(),
+            queued: HashMap::new(),
+            queued_bytes: 0,
+            queued_frames: 0,
+        }
+    }
+}
+
+fn denied(address: &str, reason: &str) -> Message {
+    frame_for(
+        address,
+        HocusMessage::Auth(HocusAuth::PermissionDenied { reason }),
+    )
 }
 
 fn frame_for(address: &str, message: HocusMessage<'_>) -> Message {
@@ -102,14 +131,34 @@ impl HocusDialect {
         &mut self,
         session: &mut Session,
         address: &str,
+        token: &str,
         out: &mut Vec<Message>,
     ) -> Flow {
         let doc = address_doc_name(address);
+        // A provider without a token sends "": the document is opened anonymously
+        // (and refused unless anonymous documents are allowed).
+        if !token.is_empty() {
+            match self.auth.sign_in(session, token).await {
+                Ok(a) => self.clock.renewed(a.expires_at_ms),
+                Err(e) => {
+                    let reason = format!("unauthorized: {}", e.message());
+                    if session.is_open(address) {
+                        // A refused token refresh ends that document's connection.
+                        let _ = session.close_doc(address);
+                        self.addresses.retain(|_, a| a != address);
+                    }
+                    out.push(denied(address, &reason));
+                    self.drop_queue(address);
+                    return Flow::Continue;
+                }
+            }
+        }
         if session.is_open(address) {
             // A token refresh on an open document.
+            let read_only = session.grant(address) == Some(Grant::ReadOnly);
             out.push(frame_for(
                 address,
-                HocusMessage::Auth(HocusAuth::authenticated(false)),
+                HocusMessage::Auth(HocusAuth::authenticated(read_only)),
             ));
             return Flow::Continue;
         }
@@ -119,9 +168,10 @@ impl HocusDialect {
         match session.open_as(address, doc).await {
             Ok(member) => {
                 self.addresses.insert(member, address.to_string());
+                let read_only = session.grant(address) == Some(Grant::ReadOnly);
                 out.push(frame_for(
                     address,
-                    HocusMessage::Auth(HocusAuth::authenticated(false)),
+                    HocusMessage::Auth(HocusAuth::authenticated(read_only)),
                 ));
             }
             Err(e @ (EngineError::LoadFailed(_) | EngineError::ShuttingDown)) => {
@@ -198,8 +248,8 @@ impl Dialect for HocusDialect {
             HocusFrame::Pong => return Flow::Continue,
             HocusFrame::Doc { address, message } => (address, message),
         };
-        if let HocusMessage::Auth(HocusAuth::Token { .. }) = message {
-            return self.authenticate(session, address, out).await;
+        if let HocusMessage::Auth(HocusAuth::Token { token, .. }) = message {
+            return self.authenticate(session, address, token, out).await;
         }
         if session.is_open(address) {
             return self.on_doc_message(session, address, message, out);
@@ -276,6 +326,37 @@ impl Dialect for HocusDialect {
     fn heartbeat(&mut self, out: &mut Vec<Message>) {
         // The provider answers a bare Ping with Pong, and counts it as traffic.
         out.push(Message::Binary(Bytes::from(HocusFrame::Ping.to_vec())));
+    }
+
+    fn auth_clock(&mut self) -> Option<&mut AuthClock> {
+        Some(&mut self.clock)
+    }
+
+    fn request_token(&mut self, _expires_at: i64, _deadline: i64, out: &mut Vec<Message>) {
+        // The provider answers a token request with a fresh Token frame for that
+        // document, which `authenticate` takes as a refresh.
+        for address in self.addresses.values() {
+            out.push(frame_for(
+                address,
+                HocusMessage::Auth(HocusAuth::TokenRequest),
+            ));
+        }
+    }
+
+    fn on_access_changed(&mut self, changes: Vec<AccessChange>, out: &mut Vec<Message>) -> Flow {
+        for c in changes {
+            match c.grant {
+                Some(grant) => out.push(frame_for(
+                    &c.key,
+                    HocusMessage::Auth(HocusAuth::authenticated(grant == Grant::ReadOnly)),
+                )),
+                None => {
+                    self.addresses.retain(|_, a| **a != *c.key);
+                    out.push(denied(&c.key, &format!("forbidden: {}", c.reason)));
+                }
+            }
+        }
+        Flow::Continue
     }
 }
 

@@ -17,6 +17,7 @@
 //! boxed for their duration; the frame buffer is freed after each write and the
 //! queue's storage at each heartbeat.
 
+pub(crate) mod auth;
 pub mod hocuspocus;
 pub mod native;
 pub(crate) mod read_ahead;
@@ -31,13 +32,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use goonline_engine::metrics::{Metrics, add, inc};
-use goonline_engine::ops::Registry;
 use goonline_engine::outbound::{Delivery, KillSwitch, Outbound, Receiver};
-use goonline_engine::{EngineError, Session, SessionEvents};
+use goonline_engine::{AccessChange, EngineError, Session, SessionEvents, now_ms};
 use goonline_protocol::codes::close;
 use tokio_util::sync::CancellationToken;
 
-use crate::identity::Identity;
+use self::auth::{AuthClock, AuthDue};
+use crate::limits::FrameBudget;
 
 /// Frames cached per broadcast, one slot per dialect (see `Broadcast::frame`).
 pub(crate) const SLOT_NATIVE: usize = 0;
@@ -63,16 +64,10 @@ pub(crate) struct ConnSettings {
     pub write_timeout: Duration,
     pub max_frame_bytes: usize,
     pub shutdown: CancellationToken,
-    /// Verifies tokens presented on sockets.
-    pub identity: Identity,
-    /// Serves native `call` frames.
-    pub registry: Arc<Registry>,
     /// Frames a connection may send per second (bursts of twice that).
     pub frames_per_sec: u32,
     /// Time to present a new token after the current one expired.
     pub reauth_grace: Duration,
-    /// Most live connections per user on this node.
-    pub max_connections_per_user: usize,
 }
 
 /// A wire dialect: decodes frames into session calls, encodes engine messages.
@@ -109,6 +104,24 @@ pub(crate) trait Dialect: Send + 'static {
     fn encode(&mut self, member: u64, msg: Outbound, out: &mut Vec<Message>);
     /// Adds the dialect's application-level keepalive, if it has one.
     fn heartbeat(&mut self, out: &mut Vec<Message>);
+    /// The signed-in token's lifetime, for dialects that sign in.
+    fn auth_clock(&mut self) -> Option<&mut AuthClock> {
+        None
+    }
+    /// The token expired: ask the client for a fresh one by `deadline` (epoch
+    /// ms), if the dialect has a way to.
+    fn request_token(&mut self, _expires_at: i64, _deadline: i64, _out: &mut Vec<Message>) {}
+    /// The session's access to open documents changed (role change, removal):
+    /// tell the client in the dialect's terms.
+    fn on_access_changed(&mut self, changes: Vec<AccessChange>, out: &mut Vec<Message>) -> Flow;
+    /// The client sent a frame over its rate budget. Default: close 4430 (these
+    /// dialects cannot refuse one frame and go on without losing it silently).
+    fn on_rate_limited(&mut self, _out: &mut Vec<Message>) -> Flow {
+        Flow::Close(
+            close::RATE_LIMITED,
+            "too many frames per second; slow down and reconnect".into(),
+        )
+    }
 }
 
 /// Drives one connection until it closes.
@@ -131,6 +144,7 @@ pub(crate) fn drive<D: Dialect>(
         rx,
         kill,
         shutdown,
+        budget: FrameBudget::new(cfg.frames_per_sec),
         dialect,
         cfg,
         out: Vec::new(),
@@ -163,6 +177,7 @@ enum Wake {
     Frame(Option<Result<Message, axum::Error>>),
     Queued(Delivery),
     Heartbeat,
+    Recheck,
 }
 
 /// What the loop does after a wake-up was handled.
@@ -171,6 +186,8 @@ enum Step {
     Write(Flow),
     /// Hand a binary frame to the dialect, then write.
     Binary(Bytes),
+    /// Re-check access to open documents, then write.
+    Recheck,
     /// End the connection.
     End(Close),
 }
@@ -184,6 +201,8 @@ struct Conn<D> {
     shutdown: CancellationToken,
     dialect: D,
     cfg: Arc<ConnSettings>,
+    /// The client's frame rate budget.
+    budget: FrameBudget,
     /// Frames encoded since the last write; empty (and unallocated) between wake-ups.
     out: Vec<Message>,
 }
@@ -214,6 +233,7 @@ impl<D: Dialect> Conn<D> {
                     biased;
                     (code, reason) = self.kill.killed() => Wake::Killed(code, reason),
                     () = self.shutdown.cancelled() => Wake::Shutdown,
+                    () = self.kill.recheck_requested() => Wake::Recheck,
                     frame = self.socket.next() => Wake::Frame(frame),
                     Some(msg) = self.rx.recv() => Wake::Queued(msg),
                     () = &mut heartbeat => Wake::Heartbeat,
@@ -223,8 +243,28 @@ impl<D: Dialect> Conn<D> {
             let flow = match step {
                 Step::End(close) => return close,
                 Step::Write(flow) => flow,
+                Step::Recheck => {
+                    let changes = session.recheck_access().await;
+                    if changes.is_empty() {
+                        Flow::Continue
+                    } else {
+                        self.dialect.on_access_changed(changes, &mut self.out)
+                    }
+                }
                 Step::Binary(b) => {
                     let flow = self.dialect.on_binary(session, b, &mut self.out).await;
+                    // A token accepted by this frame may expire before the next
+                    // heartbeat: wake for it then.
+                    if let Some(due) = self
+                        .dialect
+                        .auth_clock()
+                        .and_then(|c| c.until_due(self.cfg.reauth_grace))
+                    {
+                        let at = tokio::time::Instant::now() + due + Duration::from_millis(5);
+                        if at < heartbeat.deadline() {
+                            heartbeat.as_mut().reset(at);
+                        }
+                    }
                     // Reads win the select, so a client streaming edits would
                     // otherwise never see its queue drained (its acks pile up until
                     // it is closed as a slow consumer): send what is queued with
@@ -260,10 +300,15 @@ impl<D: Dialect> Conn<D> {
                 Flow::Close(close::GOING_AWAY, "server shutting down".to_string())
             }
             Wake::Frame(None | Some(Err(_))) => return Step::End(None),
+            Wake::Recheck => return Step::Recheck,
             Wake::Frame(Some(Ok(Message::Binary(b)))) => {
                 *last_seen = Instant::now();
                 inc(&metrics.frames_in);
                 add(&metrics.bytes_in, b.len() as u64);
+                if !self.budget.take() {
+                    inc(&metrics.protocol_errors);
+                    return Step::Write(self.dialect.on_rate_limited(&mut self.out));
+                }
                 let limit = self.cfg.max_frame_bytes;
                 if b.len() <= limit {
                     return Step::Binary(b);
@@ -273,6 +318,9 @@ impl<D: Dialect> Conn<D> {
             }
             Wake::Frame(Some(Ok(Message::Text(_)))) => {
                 *last_seen = Instant::now();
+                if !self.budget.take() {
+                    return Step::Write(self.dialect.on_rate_limited(&mut self.out));
+                }
                 inc(&metrics.protocol_errors);
                 self.dialect.on_text(&mut self.out)
             }
@@ -295,12 +343,36 @@ impl<D: Dialect> Conn<D> {
                         "no traffic from client within the idle timeout".to_string(),
                     )));
                 }
-                heartbeat.reset(tokio::time::Instant::now() + self.cfg.heartbeat);
                 // Quiet for a heartbeat: give back the queue storage an earlier
                 // burst grew, so a connection that was once busy idles small.
                 self.rx.shrink();
                 self.out.push(Message::Ping(Bytes::new()));
                 self.dialect.heartbeat(&mut self.out);
+                let grace = self.cfg.reauth_grace;
+                let mut next = self.cfg.heartbeat;
+                if let Some(clock) = self.dialect.auth_clock() {
+                    match clock.due(now_ms(), grace) {
+                        AuthDue::Nothing => {}
+                        AuthDue::Ask {
+                            expires_at,
+                            deadline,
+                        } => self
+                            .dialect
+                            .request_token(expires_at, deadline, &mut self.out),
+                        AuthDue::Close => {
+                            return Step::Write(Flow::Close(
+                                close::UNAUTHORIZED,
+                                "access token expired and no new one arrived in time".into(),
+                            ));
+                        }
+                    }
+                }
+                // The timer also serves the token's clock: wake when it is due if
+                // that is sooner than the next heartbeat.
+                if let Some(due) = self.dialect.auth_clock().and_then(|c| c.until_due(grace)) {
+                    next = next.min(due + Duration::from_millis(5));
+                }
+                heartbeat.reset(tokio::time::Instant::now() + next);
                 Flow::Continue
             }
         };
@@ -400,6 +472,7 @@ pub(crate) fn note_refused(session: &Session, e: &EngineError) {
             | EngineError::DocTooLarge { .. }
             | EngineError::FrameTooLarge { .. }
             | EngineError::Forbidden(_)
+            | EngineError::ReadOnly(_)
     ) {
         session
             .engine()

@@ -1,18 +1,26 @@
 //! The native dialect (`/v1/ws`): MessagePack frames, see `docs/protocol.md`.
 //!
-//! The first frame must be `hello` with a supported version; after `welcome`, every
-//! frame maps to one session call. Problems with a single frame are answered with
-//! an `error` frame naming the offending frame's `id`, and the connection goes on;
-//! only a broken handshake closes it (4400).
+//! The first frame must be `hello` with a supported version (and, to sign in, a
+//! token); after `welcome`, every frame maps to one session call or operation.
+//! Problems with a single frame are answered with an `error` frame naming the
+//! offending frame's `id`, and the connection goes on; only a broken handshake
+//! closes it (4400), or a token that is refused (4401).
+
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::extract::ws::Message;
 use bytes::Bytes;
+use goonline_engine::access::Grant;
 use goonline_engine::outbound::Outbound;
-use goonline_engine::{EngineError, Session};
+use goonline_engine::{AccessChange, EngineError, Session};
 use goonline_protocol::codes::{ErrorCode, close};
-use goonline_protocol::native::{self, ClientFrame, Limits, PROTOCOL_VERSION, ServerFrame};
+use goonline_protocol::native::{
+    self, AccessMode, ClientFrame, Limits, PROTOCOL_VERSION, ServerFrame,
+};
 use goonline_protocol::sync::{SyncMessage, encode_update};
 
+use super::auth::{AuthClock, SignInError, SocketAuth};
 use super::{Dialect, Flow, SLOT_NATIVE, note_refused};
 
 /// State of one native connection.
@@ -20,15 +28,65 @@ pub(crate) struct NativeDialect {
     greeted: bool,
     heartbeat_ms: u64,
     limits: Limits,
+    auth: Arc<SocketAuth>,
+    ip: Option<IpAddr>,
+    clock: AuthClock,
 }
 
 impl NativeDialect {
-    pub(crate) fn new(heartbeat_ms: u64, limits: Limits) -> Self {
+    pub(crate) fn new(
+        heartbeat_ms: u64,
+        limits: Limits,
+        auth: Arc<SocketAuth>,
+        ip: Option<IpAddr>,
+    ) -> Self {
         NativeDialect {
             greeted: false,
             heartbeat_ms,
             limits,
+            auth,
+            ip,
+            clock: AuthClock::default(),
         }
+    }
+
+    /// Signs the session in with `token`; on refusal queues the error frame and
+    /// returns the close to end the connection with.
+    async fn sign_in(
+        &mut self,
+        session: &mut Session,
+        token: &str,
+        out: &mut Vec<Message>,
+    ) -> Result<(String, u64), Flow> {
+        match self.auth.sign_in(session, token).await {
+            Ok(a) => {
+                self.clock.renewed(a.expires_at_ms);
+                Ok((a.user.id, a.expires_at_ms.max(0) as u64))
+            }
+            Err(e) => {
+                let (code, close_code) = match e {
+                    SignInError::Unauthorized(_) => (ErrorCode::Unauthorized, close::UNAUTHORIZED),
+                    SignInError::TooManyConnections(_) => {
+                        (ErrorCode::RateLimited, close::TRY_AGAIN_LATER)
+                    }
+                };
+                let msg = e.message();
+                out.push(error_frame(code, msg.clone(), None, None));
+                Err(Flow::Close(close_code, msg))
+            }
+        }
+    }
+}
+
+fn server_frame(f: &ServerFrame) -> Message {
+    Message::Binary(Bytes::from(f.encode()))
+}
+
+fn access_mode(grant: Option<Grant>) -> AccessMode {
+    match grant {
+        Some(Grant::ReadWrite) => AccessMode::ReadWrite,
+        Some(Grant::ReadOnly) => AccessMode::ReadOnly,
+        None => AccessMode::None,
     }
 }
 
@@ -83,7 +141,14 @@ impl Dialect for NativeDialect {
         };
         if !self.greeted {
             return match frame {
-                ClientFrame::Hello { version, .. } if version == PROTOCOL_VERSION => {
+                ClientFrame::Hello { version, token, .. } if version == PROTOCOL_VERSION => {
+                    let (user, expires_at) = match token {
+                        Some(t) => match self.sign_in(session, &t, out).await {
+                            Ok((u, e)) => (Some(u), Some(e)),
+                            Err(close) => return close,
+                        },
+                        None => (None, None),
+                    };
                     self.greeted = true;
                     let welcome = ServerFrame::Welcome {
                         version: PROTOCOL_VERSION,
@@ -91,6 +156,8 @@ impl Dialect for NativeDialect {
                         server: concat!("goonline ", env!("CARGO_PKG_VERSION")).to_string(),
                         heartbeat_ms: self.heartbeat_ms,
                         limits: self.limits,
+                        user,
+                        expires_at,
                     };
                     out.push(Message::Binary(Bytes::from(welcome.encode())));
                     Flow::Continue
@@ -123,11 +190,53 @@ impl Dialect for NativeDialect {
                     None,
                 ));
             }
-            ClientFrame::Open { doc, id } => {
-                if let Err(e) = session.open(&doc).await {
-                    out.push(engine_error(&e, id, &doc));
+            ClientFrame::Auth { token } => match self.sign_in(session, &token, out).await {
+                Ok((user, expires_at)) => {
+                    out.push(server_frame(&ServerFrame::Authenticated {
+                        user,
+                        expires_at,
+                    }));
+                    // Documents opened anonymously (or before a role change) are
+                    // re-checked for the signed-in user.
+                    let changes = session.recheck_access().await;
+                    return self.on_access_changed(changes, out);
                 }
+                Err(close) => return close,
+            },
+            ClientFrame::Call {
+                id,
+                method,
+                params,
+                idempotency_key,
+            } => {
+                let outcome = self
+                    .auth
+                    .call(
+                        session,
+                        self.ip,
+                        &method,
+                        params,
+                        idempotency_key.as_deref(),
+                    )
+                    .await;
+                let (result, error) = match outcome {
+                    Ok(v) => (Some(v), None),
+                    Err(e) => (None, Some(e)),
+                };
+                out.push(server_frame(&ServerFrame::Reply { id, result, error }));
             }
+            ClientFrame::Open { doc, id } => match session.open(&doc).await {
+                Ok(_) => {
+                    if session.grant(&doc) == Some(Grant::ReadOnly) {
+                        out.push(server_frame(&ServerFrame::Access {
+                            doc,
+                            mode: AccessMode::ReadOnly,
+                            reason: Some("your role allows reading only".into()),
+                        }));
+                    }
+                }
+                Err(e) => out.push(engine_error(&e, id, &doc)),
+            },
             ClientFrame::Close { doc } => {
                 if let Err(e) = session.close_doc(&doc) {
                     out.push(engine_error(&e, None, &doc));
@@ -213,5 +322,38 @@ impl Dialect for NativeDialect {
 
     fn heartbeat(&mut self, _out: &mut Vec<Message>) {
         // Native clients ping us; the transport's WebSocket ping covers the rest.
+    }
+
+    fn auth_clock(&mut self) -> Option<&mut AuthClock> {
+        Some(&mut self.clock)
+    }
+
+    fn request_token(&mut self, expires_at: i64, deadline: i64, out: &mut Vec<Message>) {
+        out.push(server_frame(&ServerFrame::Reauth {
+            expires_at: expires_at.max(0) as u64,
+            deadline: deadline.max(0) as u64,
+        }));
+    }
+
+    fn on_access_changed(&mut self, changes: Vec<AccessChange>, out: &mut Vec<Message>) -> Flow {
+        for c in changes {
+            out.push(server_frame(&ServerFrame::Access {
+                doc: c.key.to_string(),
+                mode: access_mode(c.grant),
+                reason: Some(c.reason),
+            }));
+        }
+        Flow::Continue
+    }
+
+    fn on_rate_limited(&mut self, out: &mut Vec<Message>) -> Flow {
+        // The frame is dropped; the client is told, and may resend after a pause.
+        out.push(error_frame(
+            ErrorCode::RateLimited,
+            "too many frames per second; this frame was dropped",
+            None,
+            None,
+        ));
+        Flow::Continue
     }
 }

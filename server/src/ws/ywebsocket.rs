@@ -20,7 +20,9 @@ use goonline_protocol::codes::close;
 use goonline_protocol::lib0::write_var_bytes;
 use goonline_protocol::ywebsocket::YwsMessage;
 
+use super::auth::{AuthClock, SignInError, SocketAuth};
 use super::{Dialect, Flow, SLOT_YWS, note_refused};
+use goonline_engine::AccessChange;
 
 /// An empty awareness update (zero entries): sent as keepalive traffic, because the
 /// y-websocket client closes after 30 s without an application message.
@@ -29,11 +31,20 @@ const KEEPALIVE: [u8; 3] = [1, 1, 0];
 /// State of one y-websocket connection.
 pub(crate) struct YwsDialect {
     doc: String,
+    /// The `?token=` of the upgrade request, used once at start.
+    token: Option<String>,
+    auth: Arc<SocketAuth>,
+    clock: AuthClock,
 }
 
 impl YwsDialect {
-    pub(crate) fn new(doc: String) -> Self {
-        YwsDialect { doc }
+    pub(crate) fn new(doc: String, token: Option<String>, auth: Arc<SocketAuth>) -> Self {
+        YwsDialect {
+            doc,
+            token,
+            auth,
+            clock: AuthClock::default(),
+        }
     }
 }
 
@@ -65,6 +76,17 @@ fn update_frame(b: &Broadcast) -> Vec<u8> {
 
 impl Dialect for YwsDialect {
     async fn start(&mut self, session: &mut Session, _out: &mut Vec<Message>) -> Flow {
+        if let Some(token) = self.token.take() {
+            match self.auth.sign_in(session, &token).await {
+                Ok(a) => self.clock.renewed(a.expires_at_ms),
+                Err(e @ SignInError::Unauthorized(_)) => {
+                    return Flow::Close(close::UNAUTHORIZED, e.message());
+                }
+                Err(e @ SignInError::TooManyConnections(_)) => {
+                    return Flow::Close(close::TRY_AGAIN_LATER, e.message());
+                }
+            }
+        }
         match session.open(&self.doc).await {
             Ok(_) => Flow::Continue,
             Err(e) => close_for(&e),
@@ -101,6 +123,7 @@ impl Dialect for YwsDialect {
             // client) and the document stays untouched.
             Err(
                 e @ (EngineError::Forbidden(_)
+                | EngineError::ReadOnly(_)
                 | EngineError::InvalidUpdate(_)
                 | EngineError::DocTooLarge { .. }
                 | EngineError::FrameTooLarge { .. }),
@@ -144,6 +167,21 @@ impl Dialect for YwsDialect {
 
     fn heartbeat(&mut self, out: &mut Vec<Message>) {
         out.push(Message::Binary(Bytes::from_static(&KEEPALIVE)));
+    }
+
+    fn auth_clock(&mut self) -> Option<&mut AuthClock> {
+        // y-websocket cannot be asked for a new token: at expiry plus the grace
+        // the socket closes with 4401 and the client reconnects with a fresh one.
+        Some(&mut self.clock)
+    }
+
+    fn on_access_changed(&mut self, changes: Vec<AccessChange>, _out: &mut Vec<Message>) -> Flow {
+        match changes.into_iter().find(|c| c.grant.is_none()) {
+            // The one document is gone: nothing is left to serve on this socket.
+            Some(lost) => Flow::Close(close::FORBIDDEN, lost.reason),
+            // Read-only now: its writes are refused with permission-denied.
+            None => Flow::Continue,
+        }
     }
 }
 

@@ -54,6 +54,13 @@ pub struct Peer {
     pub pongs: usize,
     next_id: u64,
     pub client_id: u64,
+    /// Native frames not handled above (reply, access, authenticated, reauth).
+    pub frames: Vec<ServerFrame>,
+    /// Hocuspocus auth messages: (address, "authenticated:<scope>" |
+    /// "denied:<reason>" | "token_request").
+    pub hocus_auth: Vec<(String, String)>,
+    /// The token Hocuspocus auth frames carry ("" when none).
+    pub token: String,
 }
 
 impl Peer {
@@ -79,6 +86,9 @@ impl Peer {
             pongs: 0,
             next_id: 1,
             client_id: rand_client_id(),
+            frames: Vec::new(),
+            hocus_auth: Vec::new(),
+            token: String::new(),
         }
     }
 
@@ -88,12 +98,17 @@ impl Peer {
     }
 
     pub async fn native_at(addr: SocketAddr) -> Peer {
+        Self::native_signed_in(addr, None).await
+    }
+
+    /// A native client after hello (with `token`, if any) and welcome.
+    pub async fn native_signed_in(addr: SocketAddr, token: Option<&str>) -> Peer {
         let mut p = Peer::raw(&format!("ws://{addr}/v1/ws"), Dialect::Native).await;
         p.send(
             ClientFrame::Hello {
                 version: PROTOCOL_VERSION,
                 client: Some("test".into()),
-                token: None,
+                token: token.map(str::to_string),
             }
             .encode(),
         )
@@ -110,7 +125,13 @@ impl Peer {
 
     /// A y-websocket client on `doc`, handshake sent.
     pub async fn yws(addr: SocketAddr, doc: &str) -> Peer {
-        let mut p = Peer::raw(&format!("ws://{addr}/y/{doc}"), Dialect::YWebsocket).await;
+        Self::yws_signed_in(addr, doc, None).await
+    }
+
+    /// A y-websocket client on `doc` with `?token=`, handshake sent.
+    pub async fn yws_signed_in(addr: SocketAddr, doc: &str, token: Option<&str>) -> Peer {
+        let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
+        let mut p = Peer::raw(&format!("ws://{addr}/y/{doc}{query}"), Dialect::YWebsocket).await;
         p.docs.insert(doc.to_string(), new_doc(p.client_id));
         let sv = p.docs[doc].transact().state_vector().encode_v1();
         p.send(YwsMessage::Sync(SyncMessage::Step1(&sv)).to_vec())
@@ -148,10 +169,11 @@ impl Peer {
                 .await;
             }
             Dialect::Hocuspocus => {
+                let token = self.token.clone();
                 let auth = HocusFrame::Doc {
                     address: doc,
                     message: HocusMessage::Auth(HocusAuth::Token {
-                        token: "t",
+                        token: &token,
                         provider_version: Some("test"),
                     }),
                 };
@@ -252,6 +274,7 @@ impl Peer {
                 ServerFrame::Pong { .. } => self.pongs += 1,
                 e @ ServerFrame::Error { .. } => self.errors.push(e),
                 ServerFrame::Welcome { .. } => panic!("second welcome"),
+                other => self.frames.push(other),
             },
             Dialect::YWebsocket => {
                 let doc = self.docs.keys().next().cloned().expect("doc");
@@ -276,7 +299,15 @@ impl Peer {
                         HocusMessage::Sync(msg) => self.on_sync(&doc, msg).await,
                         HocusMessage::Awareness(a) => self.on_awareness(&doc, a),
                         HocusMessage::SyncStatus(ok) => self.sync_status.push(ok),
-                        HocusMessage::Auth(HocusAuth::Authenticated { .. }) => {}
+                        HocusMessage::Auth(HocusAuth::Authenticated { scope }) => self
+                            .hocus_auth
+                            .push((doc, format!("authenticated:{scope}"))),
+                        HocusMessage::Auth(HocusAuth::PermissionDenied { reason }) => {
+                            self.hocus_auth.push((doc, format!("denied:{reason}")))
+                        }
+                        HocusMessage::Auth(HocusAuth::TokenRequest) => {
+                            self.hocus_auth.push((doc, "token_request".into()))
+                        }
                         other => panic!("unexpected hocuspocus message {other:?}"),
                     }
                 }
