@@ -31,8 +31,10 @@ pub fn decode<P: DeserializeOwned>(params: Value) -> Result<P, OpError> {
             .and_then(|rest| rest.split('`').next())
             .map(str::to_string);
         let base = if path == "." { String::new() } else { path };
+        // (An unknown field's path already ends with its name.)
         let field = match named {
             Some(name) if base.is_empty() => name,
+            Some(name) if base == name || base.ends_with(&format!(".{name}")) => base,
             Some(name) => format!("{base}.{name}"),
             None => base,
         };

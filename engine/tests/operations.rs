@@ -1,0 +1,598 @@
+//! The operation registry with the tenancy operations, on SQLite and Postgres:
+//! the role matrix, bad input naming its field, idempotency keys (replay,
+//! conflicting params, concurrent retries), the last-owner rule and the audit
+//! trail. Callers are built directly here; the server's tests cover the same
+//! operations through REST and the socket with real tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use goonline_engine::audit::AuditLog;
+use goonline_engine::ops::idempotency::IdempotencyStore;
+use goonline_engine::ops::{Caller, OpError, OpsBuilder, Registry, Transport, UserRef};
+use goonline_engine::sql_store::SqlStore;
+use goonline_engine::tenancy::Tenancy;
+use goonline_engine::testing::{TestDb, each_backend, start_engine};
+use goonline_engine::{EngineConfig, now_ms};
+use serde_json::{Value, json};
+
+struct World {
+    registry: Arc<Registry>,
+    db: SqlStore,
+    audit: AuditLog,
+}
+
+async fn world(db: &TestDb) -> World {
+    let store = db.store().await;
+    let engine = start_engine(Arc::new(store.clone()), EngineConfig::default());
+    let audit = AuditLog::new(store.clone());
+    let tenancy = Tenancy::new(store.clone(), audit.clone(), engine);
+    let mut ops = OpsBuilder::new();
+    tenancy.register_ops(&mut ops);
+    let registry = Arc::new(ops.build(
+        Arc::new(tenancy),
+        IdempotencyStore::new(store.clone(), Duration::from_secs(24 * 3600)),
+    ));
+    World {
+        registry,
+        db: store,
+        audit,
+    }
+}
+
+/// Inserts an account directly (the identity service is the server's).
+async fn user(w: &World, name: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO users (id, email, display_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&id)
+    .bind(format!("{name}@example.com"))
+    .bind(name)
+    .bind(now_ms())
+    .execute(w.db.pool())
+    .await
+    .expect("insert user");
+    id
+}
+
+fn as_user(id: &str, admin: bool) -> Caller {
+    Caller {
+        user: Some(UserRef {
+            id: id.to_string(),
+            platform_admin: admin,
+            session: "s".into(),
+        }),
+        ip: None,
+        via: Transport::Socket,
+    }
+}
+
+impl World {
+    async fn call(&self, who: &str, method: &str, params: Value) -> Result<Value, OpError> {
+        self.registry
+            .call(as_user(who, false), method, params, None)
+            .await
+    }
+
+    /// A business owned by `owner` with one member per other role.
+    async fn shop(&self, owner: &str, others: &[(&str, &str)]) -> String {
+        let b = self
+            .call(owner, "business.create", json!({ "name": "Mama's Shop" }))
+            .await
+            .expect("create");
+        let id = b["id"].as_str().expect("id").to_string();
+        for (email_name, role) in others {
+            self.call(
+                owner,
+                "member.add",
+                json!({ "business_id": id, "email": format!("{email_name}@example.com"), "role": role }),
+            )
+            .await
+            .expect("add member");
+        }
+        id
+    }
+}
+
+fn code(r: &Result<Value, OpError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_matrix_decides_every_tenancy_operation() {
+    each_backend(|db: TestDb| async move {
+        let w = world(&db).await;
+        let owner = user(&w, "owner").await;
+        let admin = user(&w, "admin").await;
+        let agent = user(&w, "agent").await;
+        let viewer = user(&w, "viewer").await;
+        let stranger = user(&w, "stranger").await;
+        let target = user(&w, "target").await;
+        let b = w
+            .shop(
+                &owner,
+                &[("admin", "admin"), ("agent", "agent"), ("viewer", "viewer")],
+            )
+            .await;
+        // (operation, params, what each of owner/admin/agent/viewer/stranger gets)
+        let cases: Vec<(&str, Value, [&str; 5])> = vec![
+            (
+                "business.get",
+                json!({ "business_id": b }),
+                ["ok", "ok", "ok", "ok", "not_found"],
+            ),
+            (
+                "member.list",
+                json!({ "business_id": b }),
+                ["ok", "ok", "ok", "ok", "not_found"],
+            ),
+            (
+                "business.update",
+                json!({ "business_id": b, "name": "Renamed" }),
+                ["ok", "ok", "forbidden", "forbidden", "not_found"],
+            ),
+            (
+                "member.add",
+                json!({ "business_id": b, "email": "target@example.com", "role": "viewer" }),
+                ["ok", "ok", "forbidden", "forbidden", "not_found"],
+            ),
+        ];
+        let who = [&owner, &admin, &agent, &viewer, &stranger];
+        for (method, params, expected) in cases {
+            for (caller, want) in who.iter().zip(expected) {
+                let got = w.call(caller, method, params.clone()).await;
+                // member.add succeeds once; later callers see `conflict`.
+                let got = if method == "member.add" && code(&got) == "ok" {
+                    w.call(
+                        &owner,
+                        "member.remove",
+                        json!({ "business_id": b, "user_id": target }),
+                    )
+                    .await
+                    .expect("reset");
+                    "ok"
+                } else {
+                    code(&got)
+                };
+                assert_eq!(got, want, "[{}] {method} by {caller}", db.label);
+            }
+        }
+        // Admins manage everyone below owner, never owners.
+        let r = w
+            .call(
+                &admin,
+                "member.set_role",
+                json!({ "business_id": b, "user_id": owner, "role": "viewer" }),
+            )
+            .await;
+        assert_eq!(
+            code(&r),
+            "forbidden",
+            "[{}] admin demoting the owner",
+            db.label
+        );
+        let r = w
+            .call(
+                &admin,
+                "member.set_role",
+                json!({ "business_id": b, "user_id": agent, "role": "owner" }),
+            )
+            .await;
+        assert_eq!(code(&r), "forbidden", "[{}] admin granting owner", db.label);
+        let r = w
+            .call(
+                &admin,
+                "member.set_role",
+                json!({ "business_id": b, "user_id": viewer, "role": "agent" }),
+            )
+            .await;
+        assert_eq!(code(&r), "ok", "[{}] admin promoting a viewer", db.label);
+        // Only the owner deletes; only platform admins verify.
+        let r = w
+            .call(&admin, "business.delete", json!({ "business_id": b }))
+            .await;
+        assert_eq!(code(&r), "forbidden", "[{}]", db.label);
+        let r = w
+            .call(&owner, "business.verify", json!({ "business_id": b }))
+            .await;
+        assert_eq!(code(&r), "forbidden", "[{}] owner cannot verify", db.label);
+        let r = w
+            .registry
+            .call(
+                as_user(&stranger, true),
+                "business.verify",
+                json!({ "business_id": b }),
+                None,
+            )
+            .await
+            .expect("platform admin verifies");
+        assert_eq!(r["verified"], json!(true), "[{}]", db.label);
+        // Anonymous callers are asked to sign in.
+        let r = w
+            .registry
+            .call(
+                Caller::anonymous(None, Transport::Rest),
+                "business.list",
+                json!({}),
+                None,
+            )
+            .await;
+        assert_eq!(code(&r), "unauthorized", "[{}]", db.label);
+        let r = w
+            .call(&owner, "business.delete", json!({ "business_id": b }))
+            .await;
+        assert_eq!(code(&r), "ok", "[{}]", db.label);
+        let r = w
+            .call(&admin, "business.get", json!({ "business_id": b }))
+            .await;
+        assert_eq!(
+            code(&r),
+            "not_found",
+            "[{}] a deleted business is gone",
+            db.label
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_onboards_a_business_for_its_owner() {
+    each_backend(|db: TestDb| async move {
+        let w = world(&db).await;
+        let agent = user(&w, "agent").await;
+        let owner = user(&w, "owner").await;
+        let b = w
+            .call(
+                &agent,
+                "business.create",
+                json!({ "name": "Kiosk", "owner_email": "OWNER@example.com" }),
+            )
+            .await
+            .expect("agent creates");
+        assert_eq!(b["role"], json!("agent"), "[{}]", db.label);
+        assert_eq!(b["onboarding_agent"], json!(agent), "[{}]", db.label);
+        let mine = w
+            .call(&owner, "business.list", json!({}))
+            .await
+            .expect("list");
+        assert_eq!(
+            mine["businesses"][0]["role"],
+            json!("owner"),
+            "[{}]",
+            db.label
+        );
+        let attributions = w
+            .call(&agent, "agent.attributions", json!({}))
+            .await
+            .expect("attributions");
+        assert_eq!(
+            attributions["businesses"].as_array().map(Vec::len),
+            Some(1),
+            "[{}]",
+            db.label
+        );
+        let none = w
+            .call(&owner, "agent.attributions", json!({}))
+            .await
+            .expect("attributions");
+        assert_eq!(none["businesses"], json!([]), "[{}]", db.label);
+        let r = w
+            .call(
+                &agent,
+                "business.create",
+                json!({ "name": "Kiosk 2", "owner_email": "nobody@example.com" }),
+            )
+            .await;
+        match r {
+            Err(OpError::InvalidArgument { field, .. }) => assert_eq!(field, "owner_email"),
+            other => panic!("[{}] expected invalid owner_email, got {other:?}", db.label),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_business_always_keeps_an_owner() {
+    each_backend(|db: TestDb| async move {
+        let w = world(&db).await;
+        let owner = user(&w, "owner").await;
+        let second = user(&w, "second").await;
+        let b = w.shop(&owner, &[]).await;
+        let r = w
+            .call(&owner, "member.leave", json!({ "business_id": b }))
+            .await;
+        assert_eq!(
+            code(&r),
+            "conflict",
+            "[{}] the last owner cannot leave",
+            db.label
+        );
+        let r = w
+            .call(
+                &owner,
+                "member.set_role",
+                json!({ "business_id": b, "user_id": owner, "role": "admin" }),
+            )
+            .await;
+        assert_eq!(code(&r), "conflict", "[{}] nor step down", db.label);
+        w.call(
+            &owner,
+            "member.add",
+            json!({ "business_id": b, "email": "second@example.com", "role": "owner" }),
+        )
+        .await
+        .expect("second owner");
+        // Two owners demoting each other at once: at most one succeeds.
+        let (a, c) = tokio::join!(
+            w.call(
+                &owner,
+                "member.set_role",
+                json!({ "business_id": b, "user_id": second, "role": "admin" })
+            ),
+            w.call(
+                &second,
+                "member.set_role",
+                json!({ "business_id": b, "user_id": owner, "role": "admin" })
+            ),
+        );
+        let oks = [&a, &c].iter().filter(|r| r.is_ok()).count();
+        assert!(
+            oks <= 1,
+            "[{}] both demotions passed: {a:?} {c:?}",
+            db.label
+        );
+        let members = w
+            .call(&owner, "member.list", json!({ "business_id": b }))
+            .await;
+        let members = match members {
+            Ok(m) => m,
+            Err(_) => w
+                .call(&second, "member.list", json!({ "business_id": b }))
+                .await
+                .expect("list"),
+        };
+        let owners = members["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter(|m| m["role"] == json!("owner"))
+            .count();
+        assert!(owners >= 1, "[{}] no owner left", db.label);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_names_the_field() {
+    each_backend(|db: TestDb| async move {
+        let w = world(&db).await;
+        let owner = user(&w, "owner").await;
+        let b = w.shop(&owner, &[]).await;
+        let long = "x".repeat(121);
+        let cases = [
+            ("business.create", json!({}), "name"),
+            ("business.create", json!({ "name": 5 }), "name"),
+            ("business.create", json!({ "name": long }), "name"),
+            ("business.create", json!({ "name": "   " }), "name"),
+            (
+                "business.create",
+                json!({ "name": "ok", "owner_email": "not-an-email" }),
+                "owner_email",
+            ),
+            (
+                "business.create",
+                json!({ "name": "ok", "colour": "red" }),
+                "colour",
+            ),
+            ("business.create", json!([1, 2]), ""),
+            (
+                "member.add",
+                json!({ "business_id": b, "email": "a@b.co", "role": "emperor" }),
+                "role",
+            ),
+            (
+                "member.add",
+                json!({ "email": "a@b.co", "role": "viewer" }),
+                "business_id",
+            ),
+            (
+                "member.set_role",
+                json!({ "business_id": b, "user_id": 7, "role": "viewer" }),
+                "user_id",
+            ),
+        ];
+        for (method, params, field) in cases {
+            match w.call(&owner, method, params.clone()).await {
+                Err(OpError::InvalidArgument { field: f, message }) => {
+                    assert_eq!(f, field, "[{}] {method} {params}: {message}", db.label);
+                    assert!(!message.is_empty());
+                }
+                other => panic!(
+                    "[{}] {method} {params}: expected invalid_argument, got {other:?}",
+                    db.label
+                ),
+            }
+        }
+        let r = w.call(&owner, "no.such.method", json!({})).await;
+        assert_eq!(code(&r), "not_found", "[{}]", db.label);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_replay_refuse_other_params_and_run_once() {
+    each_backend(|db: TestDb| async move {
+        let w = world(&db).await;
+        let owner = user(&w, "owner").await;
+        let me = as_user(&owner, false);
+        let params = json!({ "name": "Once" });
+        let first = w
+            .registry
+            .call(me.clone(), "business.create", params.clone(), Some("key-1"))
+            .await
+            .expect("first");
+        // Same key, same params (keys in another order count as the same).
+        let again = w
+            .registry
+            .call(
+                me.clone(),
+                "business.create",
+                json!({ "name": "Once" }),
+                Some("key-1"),
+            )
+            .await
+            .expect("replay");
+        assert_eq!(first, again, "[{}] the stored result is replayed", db.label);
+        // Same key, other params: conflict, no side effect.
+        let r = w
+            .registry
+            .call(
+                me.clone(),
+                "business.create",
+                json!({ "name": "Twice" }),
+                Some("key-1"),
+            )
+            .await;
+        assert_eq!(code(&r), "conflict", "[{}]", db.label);
+        // Concurrent calls with one fresh key: one business.
+        let calls = (0..8).map(|_| {
+            w.registry.call(
+                me.clone(),
+                "business.create",
+                json!({ "name": "Race" }),
+                Some("key-2"),
+            )
+        });
+        let results = futures_util::future::join_all(calls).await;
+        let ids: std::collections::BTreeSet<String> = results
+            .iter()
+            .map(|r| r.as_ref().expect("every retry gets the outcome")["id"].to_string())
+            .collect();
+        assert_eq!(ids.len(), 1, "[{}] one execution: {ids:?}", db.label);
+        let list = w
+            .call(&owner, "business.list", json!({}))
+            .await
+            .expect("list");
+        let names: Vec<&str> = list["businesses"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|b| b["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Once", "Race"], "[{}]", db.label);
+        // A stored failure is replayed too, and a bad key is refused.
+        let r1 = w
+            .registry
+            .call(
+                me.clone(),
+                "member.leave",
+                json!({ "business_id": first["id"] }),
+                Some("k3"),
+            )
+            .await;
+        let r2 = w
+            .registry
+            .call(
+                me.clone(),
+                "member.leave",
+                json!({ "business_id": first["id"] }),
+                Some("k3"),
+            )
+            .await;
+        assert_eq!(
+            (code(&r1), code(&r2)),
+            ("conflict", "conflict"),
+            "[{}]",
+            db.label
+        );
+        let long_key = "k".repeat(256);
+        let r = w
+            .registry
+            .call(
+                me.clone(),
+                "business.create",
+                json!({ "name": "x" }),
+                Some(&long_key),
+            )
+            .await;
+        assert!(
+            matches!(&r, Err(OpError::InvalidArgument { field, .. }) if field == "idempotency_key"),
+            "[{}] {r:?}",
+            db.label
+        );
+        // Keys are the caller's own: another user with the same key runs anew.
+        let other = user(&w, "other").await;
+        let theirs = w
+            .registry
+            .call(
+                as_user(&other, false),
+                "business.create",
+                json!({ "name": "Once" }),
+                Some("key-1"),
+            )
+            .await
+            .expect("other user's key");
+        assert_ne!(theirs["id"], first["id"], "[{}]", db.label);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_changes_are_audited() {
+    each_backend(|db: TestDb| async move {
+        let w = world(&db).await;
+        let owner = user(&w, "owner").await;
+        let viewer = user(&w, "viewer").await;
+        let b = w.shop(&owner, &[("viewer", "viewer")]).await;
+        w.call(
+            &owner,
+            "member.set_role",
+            json!({ "business_id": b, "user_id": viewer, "role": "admin" }),
+        )
+        .await
+        .expect("promote");
+        w.call(
+            &owner,
+            "member.remove",
+            json!({ "business_id": b, "user_id": viewer }),
+        )
+        .await
+        .expect("remove");
+        let entries = w.audit.list(None, 100, None).await.expect("audit");
+        let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "business.created",
+                "member.added",
+                "member.role_changed",
+                "member.removed"
+            ],
+            "[{}]",
+            db.label
+        );
+        let changed = entries
+            .iter()
+            .find(|e| e.action == "member.role_changed")
+            .expect("entry");
+        assert_eq!(changed.actor.as_deref(), Some(owner.as_str()));
+        assert_eq!(changed.target.as_deref(), Some(b.as_str()));
+        assert_eq!(changed.detail["from"], json!("viewer"));
+        assert_eq!(changed.detail["to"], json!("admin"));
+        // Append-only: the database refuses to rewrite history.
+        let r = sqlx::query("UPDATE audit_log SET outcome = 'ok'")
+            .execute(w.db.pool())
+            .await;
+        assert!(r.is_err(), "[{}] audit rows cannot be updated", db.label);
+        let r = sqlx::query("DELETE FROM audit_log")
+            .execute(w.db.pool())
+            .await;
+        assert!(r.is_err(), "[{}] audit rows cannot be deleted", db.label);
+    })
+    .await;
+}
