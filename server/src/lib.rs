@@ -115,6 +115,7 @@ where
     tenancy.register_ops(&mut ops);
     let keep = Duration::from_secs(args.security.idempotency_keep_hours.max(24) * 3600);
     let registry = Arc::new(ops.build(Arc::new(tenancy), IdempotencyStore::new(db.clone(), keep)));
+    spawn_idempotency_purge(Arc::downgrade(&registry));
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| ServerError::Startup(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -132,4 +133,22 @@ where
         },
     );
     Ok((addr, app::serve(listener, state, shutdown)))
+}
+
+/// Deletes idempotency keys past their retention once an hour, for as long as
+/// the registry lives.
+fn spawn_idempotency_purge(registry: std::sync::Weak<goonline_engine::ops::Registry>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            let Some(registry) = registry.upgrade() else {
+                return;
+            };
+            match registry.idempotency().purge_expired().await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+            }
+        }
+    });
 }
