@@ -304,11 +304,12 @@ export class Clients {
   }
 
   /**
-   * An unmodified HocuspocusProvider. With `socket` (from hocusSocket()) it shares that
+   * An unmodified HocuspocusProvider (no token unless `token` is given: a token the
+   * server cannot verify is refused). With `socket` (from hocusSocket()) it shares that
    * connection and is attached explicitly (v4 providers don't attach to a given socket by
    * themselves); otherwise it opens its own socket.
    */
-  hocus (docName, { doc = new Y.Doc(), socket, token = 'interop-test-token', server = this.server, ...opts } = {}) {
+  hocus (docName, { doc = new Y.Doc(), socket, token = '', server = this.server, ...opts } = {}) {
     const events = { synced: 0, authenticated: [], authFailed: [], unsyncedMax: 0, closes: [] }
     const config = {
       name: docName,
