@@ -76,6 +76,18 @@ pub struct AuditEntry {
     pub ip: Option<String>,
 }
 
+/// A stored row: id, at, actor, action, target, outcome, detail, ip.
+type AuditRow = (
+    i64,
+    i64,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+);
+
 /// The audit log.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -134,16 +146,7 @@ impl AuditLog {
         limit: u32,
         action: Option<&str>,
     ) -> Result<Vec<AuditEntry>, OpError> {
-        let rows: Vec<(
-            i64,
-            i64,
-            Option<String>,
-            String,
-            Option<String>,
-            String,
-            String,
-            Option<String>,
-        )> = sqlx::query_as(
+        let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT id, at, actor, action, target, outcome, detail, ip FROM audit_log \
              WHERE id < $1 AND ($2 = '' OR action = $2) ORDER BY id DESC LIMIT $3",
         )

@@ -8,6 +8,7 @@
 //! deleted business) tells the engine at once, so that user's open sessions lose
 //! write access or the documents within a second, without reconnecting.
 
+mod changes;
 pub mod ops;
 pub mod role;
 pub mod store;
