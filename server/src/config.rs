@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use goonline_engine::EngineConfig;
+use goonline_engine::ops::params::{Email, Text};
 
 /// GoOnline: a real-time collaboration engine.
 #[derive(Debug, Parser)]
@@ -18,10 +19,72 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Manage accounts from the command line.
+    User(UserArgs),
+}
+
+/// Flags for `goonline user`.
+#[derive(Debug, clap::Args)]
+pub struct UserArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
+
+/// `goonline user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account and print its id (with `--platform-admin` on an existing
+    /// email: promote that account).
+    Create(UserCreateArgs),
+}
+
+/// Flags for `goonline user create`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UserCreateArgs {
+    /// The account's email.
+    #[arg(long, value_parser = |s: &str| Email::parse(s))]
+    pub email: Email,
+    /// Its display name (default: the part of the email before `@`).
+    #[arg(long, value_parser = |s: &str| Text::<1, 100>::parse(s))]
+    pub name: Option<Text<1, 100>>,
+    /// Make it a platform admin (or promote the existing account).
+    #[arg(long)]
+    pub platform_admin: bool,
+    /// Read the password from the first line of stdin; otherwise one is generated
+    /// and printed once.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Directory of the embedded SQLite database (as for `serve`).
+    #[arg(long, env = "GOONLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL (as for `serve`); default: SQLite in the data dir.
+    #[arg(long, env = "GOONLINE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl UserCreateArgs {
+    /// The database URL to use, exactly as `serve` would.
+    pub fn database_url(&self) -> String {
+        database_url(&self.data_dir, self.database_url.as_deref())
+    }
+}
+
+/// The flag's URL, or SQLite under `data_dir`.
+fn database_url(data_dir: &std::path::Path, flag: Option<&str>) -> String {
+    match flag {
+        Some(url) => url.to_string(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("goonline.db").display()
+        ),
+    }
 }
 
 /// Log output format.
@@ -163,13 +226,7 @@ pub struct SecurityArgs {
 impl ServeArgs {
     /// The database URL to use: the flag, or SQLite under the data dir.
     pub fn database_url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("goonline.db").display()
-            ),
-        }
+        database_url(&self.data_dir, self.database_url.as_deref())
     }
 
     /// The engine settings these flags describe.

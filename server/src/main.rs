@@ -1,15 +1,48 @@
 //! `goonline serve`: parse flags, set up logging, run until SIGTERM or Ctrl-C,
-//! drain, exit 0.
+//! drain, exit 0. `goonline user ...`: account administration, then exit.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use goonline_server::config::{Cli, Command, LogFormat};
+use goonline_server::config::{Cli, Command, LogFormat, ServeArgs, UserArgs};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::User(args) => user(args),
+    }
+}
+
+/// `goonline user ...`: warnings only on stderr; results on stdout.
+fn user(args: UserArgs) -> ExitCode {
+    let filter = EnvFilter::try_from_env("GOONLINE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("goonline: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(goonline_server::identity::cli::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("goonline: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
     let filter = EnvFilter::try_from_env("GOONLINE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()

@@ -168,7 +168,8 @@ impl Registry {
     }
 
     /// Runs `method` for `caller`: checks sign-in and permission, decodes the
-    /// params, applies `idempotency_key` to state-changing calls, runs the handler.
+    /// params, applies `idempotency_key` to state-changing calls (ignored by reads
+    /// and by operations that return credentials), runs the handler.
     pub async fn call(
         &self,
         caller: Caller,
@@ -182,7 +183,7 @@ impl Registry {
             .ok_or_else(|| OpError::NotFound(format!("unknown method `{method}`")))?;
         let membership = self.authorize(&caller, &op.spec, &params).await?;
         let key = match idempotency_key {
-            Some(k) if !op.spec.read_only => {
+            Some(k) if op.spec.idempotency_keys => {
                 IdempotencyStore::validate_key(k)?;
                 Some(k)
             }

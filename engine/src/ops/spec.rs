@@ -81,6 +81,9 @@ pub struct OpSpec {
     /// Whether repeating it with the same params has the same effect as doing it
     /// once (reads, "set" operations), so clients may retry it without a key.
     pub idempotent: bool,
+    /// Whether calls may carry an idempotency key (state-changing calls whose
+    /// outcome may be stored; not those that return credentials).
+    pub idempotency_keys: bool,
     /// The resource route, when the resource is obvious.
     pub rest: Option<RestRoute>,
 }
@@ -94,6 +97,7 @@ impl OpSpec {
             permission,
             read_only: true,
             idempotent: true,
+            idempotency_keys: false,
             rest: None,
         }
     }
@@ -112,8 +116,16 @@ impl OpSpec {
             permission,
             read_only: false,
             idempotent,
+            idempotency_keys: true,
             rest: None,
         }
+    }
+
+    /// The result holds credentials (tokens): an idempotency key is ignored, so
+    /// no outcome is ever stored for a replay.
+    pub const fn returns_secrets(mut self) -> OpSpec {
+        self.idempotency_keys = false;
+        self
     }
 
     /// Also serves the operation at `method path` (relative to `/api`).
