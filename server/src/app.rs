@@ -269,8 +269,11 @@ pub async fn serve(
     let listener = ReadAheadListener(listener.tap_io(|tcp| {
         // Small real-time frames must not wait for Nagle.
         let _ = tcp.set_nodelay(true);
-    }));
-    let app = router(state.clone());
+    }))
+    // A no-op tap on the outside: axum provides the peer address as
+    // `ConnectInfo<SocketAddr>` for `TapIo` listeners, not for ours.
+    .tap_io(|_| {});
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         axum::serve(listener, app)

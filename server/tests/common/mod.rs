@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod auth;
+pub mod http;
+pub mod oidc_provider;
 mod peer;
 
 // Not every test file uses the clients.
