@@ -427,7 +427,10 @@ async fn write(
     // A session the engine killed (its queue overflowed while this write was
     // blocked) is dropped at once: waiting out the write timeout would only keep
     // its memory.
+    // Biased to the write: frames that can go out at once still do after a kill
+    // (the reply to the `auth.logout` that closed this very connection).
     let outcome = tokio::select! {
+        biased;
         r = tokio::time::timeout(cfg.write_timeout, send_all) => r,
         _ = kill.killed() => return Err(()),
     };
