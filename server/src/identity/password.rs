@@ -5,6 +5,9 @@
 //! async workers. A sign-in for an unknown email (or an account without a
 //! password) still verifies against a dummy hash, so the answer takes as long
 //! as for a wrong password and does not reveal which emails have accounts.
+//! At most a few hashes run at once (twice the cores): each takes 19 MiB and a
+//! core for tens of milliseconds, so a burst of sign-ins queues here instead of
+//! filling the blocking pool (512 threads: ~10 GB) and starving everything else.
 //! Passwords are never logged: they travel as [`Password`], whose `Debug` hides
 //! them, and as plain bytes only inside the blocking closures.
 
@@ -14,12 +17,24 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use goonline_engine::ops::OpError;
 use goonline_engine::ops::params::Password;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 /// Hashes and verifies passwords; holds the dummy hash. Cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Passwords {
     dummy: Arc<OnceCell<String>>,
+    /// Bounds the hashes running at once.
+    slots: Arc<Semaphore>,
+}
+
+impl Default for Passwords {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Passwords {
+            dummy: Arc::default(),
+            slots: Arc::new(Semaphore::new(cores * 2)),
+        }
+    }
 }
 
 impl Passwords {
@@ -37,7 +52,15 @@ impl Passwords {
 
     /// The argon2id PHC string for `password`.
     pub async fn hash(&self, password: &Password) -> Result<String, OpError> {
+        let _slot = self.slot().await?;
         hash_blocking(password.expose().to_owned()).await
+    }
+
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, OpError> {
+        self.slots
+            .acquire()
+            .await
+            .map_err(|_| OpError::Internal("password hashing stopped".into()))
     }
 
     /// Whether `password` matches `stored`. With no stored hash it still spends
@@ -51,6 +74,9 @@ impl Passwords {
             },
         };
         let password = password.expose().to_owned();
+        let Ok(_slot) = self.slot().await else {
+            return false;
+        };
         let matched = tokio::task::spawn_blocking(move || {
             match Argon2::default().verify_password(password.as_bytes(), hash.as_str()) {
                 Ok(()) => true,
