@@ -138,6 +138,19 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Every entry where `actor` acted, oldest first (for a personal-data export).
+    pub async fn by_actor(&self, actor: &str) -> Result<Vec<AuditEntry>, OpError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT id, at, actor, action, target, outcome, detail, ip FROM audit_log \
+             WHERE actor = $1 ORDER BY id",
+        )
+        .bind(actor)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(|e| OpError::from_db("audit export", e))?;
+        Ok(rows.into_iter().map(entry_from).collect())
+    }
+
     /// Entries with id below `before` (newest first), at most `limit`,
     /// optionally only those with `action`.
     pub async fn list(
@@ -156,21 +169,22 @@ impl AuditLog {
         .fetch_all(self.db.pool())
         .await
         .map_err(|e| OpError::from_db("audit.list", e))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, at, actor, action, target, outcome, detail, ip)| AuditEntry {
-                    id,
-                    at,
-                    actor,
-                    action,
-                    target,
-                    outcome,
-                    detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-                    ip,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(entry_from).collect())
+    }
+}
+
+/// A stored row as an entry.
+fn entry_from(row: AuditRow) -> AuditEntry {
+    let (id, at, actor, action, target, outcome, detail, ip) = row;
+    AuditEntry {
+        id,
+        at,
+        actor,
+        action,
+        target,
+        outcome,
+        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+        ip,
     }
 }
 

@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -27,6 +26,7 @@ use crate::config::SecurityArgs;
 use crate::error::ServerError;
 use crate::health;
 use crate::http::OriginPolicy;
+use crate::http::peer::PeerIp;
 use crate::identity::Identity;
 use crate::ws::auth::SocketAuth;
 use crate::ws::hocuspocus::HocusDialect;
@@ -181,22 +181,6 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(identity_routes);
     crate::http::harden(app, &origins, tls)
-}
-
-/// The client's address, when the server was started with connect info.
-struct PeerIp(Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
 }
 
 impl AppState {

@@ -278,13 +278,26 @@ impl JsonSchema for IdText {
 /// Reads a number given either as a JSON number or as a decimal string (query
 /// strings carry only strings). Use with `#[serde(default, deserialize_with)]`.
 pub fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    lenient_number(d)
+}
+
+/// As [`lenient_u32`], for signed 64-bit numbers (ids, times).
+pub fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    lenient_number(d)
+}
+
+fn lenient_number<'de, D, N>(d: D) -> Result<Option<N>, D::Error>
+where
+    D: Deserializer<'de>,
+    N: Deserialize<'de> + std::str::FromStr,
+{
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum NumOrText {
-        Num(u32),
+    enum NumOrText<N> {
+        Num(N),
         Text(String),
     }
-    match Option::<NumOrText>::deserialize(d)? {
+    match Option::<NumOrText<N>>::deserialize(d)? {
         None => Ok(None),
         Some(NumOrText::Num(n)) => Ok(Some(n)),
         Some(NumOrText::Text(s)) => s

@@ -14,10 +14,8 @@
 //! - Query strings and path segments give strings; each operation's params
 //!   accept strings where a query string must carry a number.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, RawPathParams};
+use axum::extract::{FromRequestParts, Query, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use goonline_engine::ops::{Caller, OpError, Transport};
@@ -36,10 +34,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Who is calling: the bearer token's user (verified), or anonymous; and the
 /// client's address when the server was started with connect info.
 pub async fn caller(identity: &Identity, parts: &Parts) -> Result<Caller, Refusal> {
-    let ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let ip = crate::http::peer::peer_ip(parts);
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(Caller::anonymous(ip, Transport::Rest));

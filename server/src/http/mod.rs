@@ -13,6 +13,7 @@
 pub mod body;
 pub mod cors;
 pub mod headers;
+pub mod peer;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue};

@@ -6,10 +6,10 @@
 //! password, flagged deleted. It refuses while the user is the last owner of a
 //! business, since that business would be left without anyone to run it.
 
-use goonline_engine::audit::{AuditEntry, AuditLog, Outcome};
+use goonline_engine::audit::{AuditLog, Outcome};
 use goonline_engine::now_ms;
 use goonline_engine::ops::{Ctx, OpError};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::accounts::{self, ERASED_NAME, UserView};
 use super::ops::{
@@ -23,17 +23,6 @@ type SessionRow = (String, i64, i64, Option<i64>, Option<String>);
 /// `business_members` joined with `businesses`: business, name, role, added by,
 /// since, updated.
 type MembershipRow = (String, String, String, Option<String>, i64, i64);
-/// `audit_log`, every column.
-type AuditRow = (
-    i64,
-    i64,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-);
 
 impl Identity {
     /// `me.get`: the caller's account.
@@ -85,14 +74,7 @@ impl Identity {
         .fetch_all(pool)
         .await
         .map_err(&err)?;
-        let audit: Vec<AuditRow> = sqlx::query_as(
-            "SELECT id, at, actor, action, target, outcome, detail, ip FROM audit_log \
-             WHERE actor = $1 ORDER BY id",
-        )
-        .bind(&me)
-        .fetch_all(pool)
-        .await
-        .map_err(&err)?;
+        let audit = self.inner.audit.by_actor(&me).await?;
         Ok(Export {
             exported_at: now_ms(),
             account: AccountExport {
@@ -140,21 +122,7 @@ impl Identity {
                     created_at,
                 })
                 .collect(),
-            audit: audit
-                .into_iter()
-                .map(
-                    |(id, at, actor, action, target, outcome, detail, ip)| AuditEntry {
-                        id,
-                        at,
-                        actor,
-                        action,
-                        target,
-                        outcome,
-                        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-                        ip,
-                    },
-                )
-                .collect(),
+            audit,
         })
     }
 

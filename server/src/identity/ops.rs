@@ -19,10 +19,10 @@
 use std::fmt;
 
 use goonline_engine::audit::AuditEntry;
-use goonline_engine::ops::params::{Email, Id, Password, Text, lenient_u32};
+use goonline_engine::ops::params::{Email, Id, Password, Text, lenient_i64, lenient_u32};
 use goonline_engine::ops::{HttpMethod, OpSpec, OpsBuilder, Permission};
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::Identity;
 use super::accounts::UserView;
@@ -221,24 +221,6 @@ pub struct ExternalIdentityExport {
     pub subject: String,
     /// Linked, epoch ms.
     pub created_at: i64,
-}
-
-/// Reads an `i64` given as a JSON number or a decimal string (query strings).
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrText {
-        Num(i64),
-        Text(String),
-    }
-    match Option::<NumOrText>::deserialize(d)? {
-        None => Ok(None),
-        Some(NumOrText::Num(n)) => Ok(Some(n)),
-        Some(NumOrText::Text(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom("must be a whole number")),
-    }
 }
 
 /// Registers every identity operation on `ops`.

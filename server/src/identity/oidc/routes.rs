@@ -1,13 +1,11 @@
 //! The HTTP side: the two routes, our JSON error shape for every failure, and
 //! the audit entry of every callback.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +16,7 @@ use serde_json::json;
 
 use super::{CALLBACK_PATH, CallbackQuery, OidcClient, START_PATH, SessionStarter};
 use crate::error::ServerError;
+use crate::http::peer::PeerIp;
 
 /// The two routes, sharing the client and the session starter.
 pub(super) fn router(client: Arc<OidcClient>, sessions: Arc<dyn SessionStarter>) -> Router {
@@ -36,22 +35,6 @@ struct RouteState {
 #[derive(Debug, Deserialize)]
 struct StartQuery {
     mode: Option<String>,
-}
-
-/// The client's address, when the server was started with connect info.
-struct PeerIp(Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
 }
 
 /// Our JSON error shape, whatever went wrong.
