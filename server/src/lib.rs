@@ -115,7 +115,7 @@ where
     tenancy.register_ops(&mut ops);
     let keep = Duration::from_secs(args.security.idempotency_keep_hours.max(24) * 3600);
     let registry = Arc::new(ops.build(Arc::new(tenancy), IdempotencyStore::new(db.clone(), keep)));
-    spawn_idempotency_purge(Arc::downgrade(&registry));
+    spawn_purges(Arc::downgrade(&registry), identity.downgrade());
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| ServerError::Startup(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -135,9 +135,13 @@ where
     Ok((addr, app::serve(listener, state, shutdown)))
 }
 
-/// Deletes idempotency keys past their retention once an hour, for as long as
-/// the registry lives.
-fn spawn_idempotency_purge(registry: std::sync::Weak<goonline_engine::ops::Registry>) {
+/// Once an hour, for as long as the server lives: deletes idempotency keys
+/// past their retention, and expired identity rows (refresh tokens, sessions,
+/// pending external sign-ins). Holds neither service alive.
+fn spawn_purges(
+    registry: std::sync::Weak<goonline_engine::ops::Registry>,
+    identity: identity::purge::WeakIdentity,
+) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -148,6 +152,14 @@ fn spawn_idempotency_purge(registry: std::sync::Weak<goonline_engine::ops::Regis
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+            }
+            drop(registry);
+            let Some(identity) = identity.upgrade() else {
+                return;
+            };
+            // It logs what it deleted.
+            if let Err(e) = identity.purge_expired().await {
+                tracing::warn!(error = %e, "identity purge failed");
             }
         }
     });

@@ -12,6 +12,7 @@
 //! - `auth`, `me`, `admin`: what the operations do; [`ops`]: their params,
 //!   results and registration.
 //! - [`cli`]: `goonline user create`.
+//! - [`purge`]: deleting expired tokens, sessions and pending sign-ins.
 //!
 //! The rest of the server uses [`Identity`]: [`Identity::authenticate`] for
 //! every token, [`Identity::register_ops`] at start-up, [`Identity::routes`]
@@ -26,6 +27,7 @@ mod me;
 pub mod oidc;
 pub mod ops;
 pub mod password;
+pub mod purge;
 pub mod secret;
 pub mod sessions;
 pub mod tokens;
@@ -143,6 +145,18 @@ impl Identity {
     /// Registers the identity operations.
     pub fn register_ops(&self, ops: &mut OpsBuilder) {
         ops::register(self, ops);
+    }
+
+    /// Deletes refresh tokens expired more than a day ago, the sign-in sessions
+    /// left without any, and OpenID Connect sign-ins started over ten minutes
+    /// ago and never finished; returns how many rows went. See [`purge`].
+    pub async fn purge_expired(&self) -> Result<u64, sqlx::Error> {
+        purge::expired(
+            self.inner.db.pool(),
+            goonline_engine::now_ms(),
+            self.inner.refresh_ttl_ms,
+        )
+        .await
     }
 
     /// HTTP routes that are not operations: the OpenID Connect redirects, when

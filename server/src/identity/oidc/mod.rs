@@ -24,6 +24,9 @@
 mod accounts;
 mod id_token;
 mod pending;
+
+/// How long a started sign-in may take before its state expires.
+pub use pending::TTL_MS as PENDING_TTL_MS;
 mod provider;
 mod routes;
 

@@ -10,7 +10,7 @@ use goonline_engine::sql_store::SqlStore;
 use sha2::{Digest, Sha256};
 
 /// How long a started sign-in may take to come back, in milliseconds.
-pub(super) const TTL_MS: i64 = 10 * 60 * 1000;
+pub const TTL_MS: i64 = 10 * 60 * 1000;
 
 /// A started sign-in's secrets.
 pub(super) struct PendingRequest {
