@@ -181,6 +181,11 @@ impl Registry {
             .ops
             .get(method)
             .ok_or_else(|| OpError::NotFound(format!("unknown method `{method}`")))?;
+        // The params' shape first, as REST checks its body first: both doors
+        // answer a non-object the same way whoever calls.
+        if !(params.is_null() || params.is_object()) {
+            return Err(OpError::invalid("", "params must be an object"));
+        }
         let membership = self.authorize(&caller, &op.spec, &params).await?;
         let key = match idempotency_key {
             Some(k) if op.spec.idempotency_keys => {

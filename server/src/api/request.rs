@@ -134,7 +134,7 @@ pub async fn body_params(headers: &HeaderMap, body: Body, limit: usize) -> Resul
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(params)) => Ok(params),
-        Ok(_) => Err(OpError::invalid("", "the body must be a JSON object of params").into()),
+        Ok(_) => Err(OpError::invalid("", "params must be an object").into()),
         Err(e) => Err(OpError::invalid("", format!("the body is not valid JSON: {e}")).into()),
     }
 }

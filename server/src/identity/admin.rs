@@ -92,10 +92,13 @@ impl Identity {
 
     /// `audit.list`: newest entries first, one page.
     pub(super) async fn audit_page(&self, p: AuditList) -> Result<AuditPage, OpError> {
-        let limit = p
-            .limit
-            .unwrap_or(DEFAULT_AUDIT_LIMIT)
-            .clamp(1, MAX_AUDIT_LIMIT);
+        let limit = p.limit.unwrap_or(DEFAULT_AUDIT_LIMIT);
+        if !(1..=MAX_AUDIT_LIMIT).contains(&limit) {
+            return Err(OpError::invalid(
+                "limit",
+                format!("must be 1 to {MAX_AUDIT_LIMIT}, got {limit}"),
+            ));
+        }
         let entries = self
             .inner
             .audit

@@ -142,6 +142,23 @@ impl Identity {
         })
     }
 
+    /// `user` as stored now: a token's user re-read for a call on a long-lived
+    /// socket, so a platform-admin demotion applies there at once too (as it does
+    /// on REST, where every request is authenticated anew). `unauthorized` when
+    /// the sign-in session has ended meanwhile.
+    pub async fn current(&self, user: &UserRef) -> Result<UserRef, OpError> {
+        let admin = sessions::active(self.inner.db.pool(), &user.session, &user.id)
+            .await
+            .map_err(|e| OpError::from_db("authenticate", e))?
+            .ok_or_else(|| {
+                OpError::Unauthorized("this sign-in session has ended; sign in again".into())
+            })?;
+        Ok(UserRef {
+            platform_admin: admin,
+            ..user.clone()
+        })
+    }
+
     /// Registers the identity operations.
     pub fn register_ops(&self, ops: &mut OpsBuilder) {
         ops::register(self, ops);

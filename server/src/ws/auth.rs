@@ -88,8 +88,13 @@ impl SocketAuth {
         params: serde_json::Value,
         idempotency_key: Option<&str>,
     ) -> Result<serde_json::Value, CallError> {
+        // The user as stored now, not as at sign-in (a demoted platform admin).
+        let user = match session.user() {
+            Some(u) => Some(self.identity.current(u).await.map_err(|e| call_error(&e))?),
+            None => None,
+        };
         let caller = Caller {
-            user: session.user().cloned(),
+            user,
             ip,
             via: Transport::Socket,
         };
