@@ -592,3 +592,46 @@ async fn frame_and_connection_limits_trigger_and_recover() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_from_other_origins_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+    each_backend(|db: TestDb| async move {
+        let server = TestServer::start(db, |a| {
+            a.security.cors_origins = vec!["https://shop.example".into()];
+        })
+        .await;
+        for path in ["/v1/ws", "/y/plain-doc", "/hocuspocus"] {
+            let upgrade = |origin: Option<&'static str>| {
+                let mut req = server.url(path).into_client_request().expect("request");
+                if let Some(o) = origin {
+                    req.headers_mut()
+                        .insert("origin", HeaderValue::from_static(o));
+                }
+                tokio_tungstenite::connect_async(req)
+            };
+            // A page on another site may not open a socket with the user's cookies or
+            // tokens in its hands (cross-site WebSocket hijacking).
+            match upgrade(Some("https://evil.example")).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                    assert_eq!(resp.status(), 403, "{path}");
+                }
+                other => panic!(
+                    "{path}: expected HTTP 403, got {:?}",
+                    other.map(|_| "a socket")
+                ),
+            }
+            assert!(
+                upgrade(Some("https://shop.example")).await.is_ok(),
+                "{path}: allowed origin"
+            );
+            assert!(
+                upgrade(None).await.is_ok(),
+                "{path}: no Origin (not a browser)"
+            );
+        }
+    })
+    .await;
+}
