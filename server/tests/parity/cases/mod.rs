@@ -1,0 +1,17 @@
+//! The same-answer cases, one module per area, run in this order by
+//! `every_operation_gives_the_same_answer_over_rest_and_the_socket`: each
+//! step leaves the state the next one expects.
+
+mod account;
+mod business;
+mod endings;
+mod members;
+mod platform;
+mod sessions;
+
+pub use account::{own_account, registration};
+pub use business::business_reads_and_changes;
+pub use endings::endings;
+pub use members::members;
+pub use platform::{demotion, platform_admin};
+pub use sessions::sign_in_and_out;
