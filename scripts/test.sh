@@ -21,8 +21,10 @@ fi
 
 echo "== npm interop tests (y-websocket, Hocuspocus) against the real binary"
 cargo build -p goonline-server --bin goonline
+# Where cargo put it (a shared CARGO_TARGET_DIR is honoured).
+TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
 (
     cd clients/ts
     npm ci --no-audit --no-fund --loglevel=error
-    GOONLINE_BIN="$(pwd)/../../target/debug/goonline" npm test
+    GOONLINE_BIN="$TARGET_DIR/debug/goonline" npm test
 )
