@@ -22,7 +22,7 @@ fi
 echo "== npm interop tests (y-websocket, Hocuspocus) against the real binary"
 cargo build -p goonline-server --bin goonline
 # Where cargo put it (a shared CARGO_TARGET_DIR is honoured).
-TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
+TARGET_DIR="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 (
     cd clients/ts
     npm ci --no-audit --no-fund --loglevel=error

@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_identity.sql"),
         postgres: include_str!("../../migrations/postgres/0002_identity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_invitations",
+        sqlite: include_str!("../../migrations/sqlite/0003_invitations.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_invitations.sql"),
+    },
 ];
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both backends'

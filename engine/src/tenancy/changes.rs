@@ -1,7 +1,8 @@
 //! The tenancy operations that change state: create, delete and verify a
-//! business, add members, change roles and remove members. Each change and its
-//! audit entry are one transaction; a change that narrows someone's access is
-//! announced to the engine after it commits.
+//! business, add members, change roles and remove members (invitations are in
+//! `invitations.rs`). Each change and its audit entry are one transaction; a
+//! change that narrows someone's access is announced to the engine after it
+//! commits.
 
 use serde_json::json;
 
@@ -11,28 +12,26 @@ use super::store::{Business, Member, Tenancy, member_event};
 use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::ops::{Ctx, OpError};
 
-fn ip(ctx: &Ctx) -> Option<String> {
+pub(super) fn ip(ctx: &Ctx) -> Option<String> {
     ctx.caller.ip.map(|i| i.to_string())
 }
 
-fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> OpError {
+pub(super) fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> OpError {
     move |e| OpError::from_db(context, e)
 }
 
 impl Tenancy {
     pub(super) async fn create(&self, ctx: &Ctx, p: CreateBusiness) -> Result<Business, OpError> {
         let me = ctx.user()?.id.clone();
-        let owner = match &p.owner_email {
-            Some(email) => {
-                let id = self.user_by_email(email.as_str()).await?.ok_or_else(|| {
-                    OpError::invalid(
-                        "owner_email",
-                        "no account has this email; the owner registers first",
-                    )
-                })?;
-                (id != me).then_some(id)
-            }
-            None => None,
+        // Its owner (none yet when the named owner has no account), and whether
+        // the caller onboards it for someone else.
+        let (owner, onboarding) = match &p.owner_email {
+            None => (Some(me.clone()), false),
+            Some(email) => match self.user_by_email(email.as_str()).await? {
+                Some(id) if id == me => (Some(me.clone()), false),
+                Some(id) => (Some(id), true),
+                None => (None, true),
+            },
         };
         let id = uuid::Uuid::now_v7().to_string();
         let now = Tenancy::now();
@@ -49,14 +48,17 @@ impl Tenancy {
         .bind(&id)
         .bind(p.name.as_str())
         .bind(&me)
-        .bind(owner.as_ref().map(|_| me.as_str()))
+        .bind(onboarding.then_some(me.as_str()))
         .bind(now)
         .execute(&mut *tx)
         .await
         .map_err(db_err("business.create"))?;
-        let mut members = vec![(owner.clone().unwrap_or_else(|| me.clone()), Role::Owner)];
-        if owner.is_some() {
-            members.push((me.clone(), Role::Agent));
+        let mut members: Vec<(&str, Role)> = Vec::new();
+        if let Some(owner) = &owner {
+            members.push((owner, Role::Owner));
+        }
+        if onboarding {
+            members.push((&me, Role::Agent));
         }
         for (user, role) in &members {
             sqlx::query(
@@ -64,7 +66,7 @@ impl Tenancy {
                  VALUES ($1, $2, $3, $4, $5, $5)",
             )
             .bind(&id)
-            .bind(user)
+            .bind(*user)
             .bind(role.as_str())
             .bind(&me)
             .bind(now)
@@ -77,18 +79,14 @@ impl Tenancy {
             action: "business.created",
             target: Some(&id),
             outcome: Outcome::Ok,
-            detail: json!({ "owner": members[0].0, "onboarding_agent": owner.as_ref().map(|_| &me) }),
+            detail: json!({ "owner": owner, "onboarding_agent": onboarding.then_some(&me) }),
             ip: ip(ctx),
         };
         AuditLog::append_in(&mut tx, &event)
             .await
             .map_err(db_err("business.create"))?;
         tx.commit().await.map_err(db_err("business.create"))?;
-        let role = if owner.is_some() {
-            Role::Agent
-        } else {
-            Role::Owner
-        };
+        let role = if onboarding { Role::Agent } else { Role::Owner };
         self.business(&id, Some(role)).await
     }
 
@@ -162,7 +160,10 @@ impl Tenancy {
             )));
         }
         let user = self.user_by_email(p.email.as_str()).await?.ok_or_else(|| {
-            OpError::invalid("email", "no account has this email; they register first")
+            OpError::invalid(
+                "email",
+                "no account has this email: invite them with member.invite instead",
+            )
         })?;
         let business = p.business_id.as_str();
         let now = Tenancy::now();

@@ -1,7 +1,7 @@
 //! The tenancy operations: their params and results, and their registration
 //! (the handlers that change state are in `changes.rs`): create and list
 //! businesses, manage members and roles, verify (platform admins), and an
-//! agent's attributions.
+//! agent's attributions. Invitations are in `invitations.rs`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -20,9 +20,11 @@ type Name = Text<1, 120>;
 pub struct CreateBusiness {
     /// The business's name.
     pub name: Name,
-    /// When an agent creates a business for its owner: the owner's account email.
-    /// The owner becomes `owner`; the caller becomes `agent` and is recorded as
-    /// the onboarding agent.
+    /// When an agent creates a business for its owner: the owner's email. The
+    /// caller becomes `agent` and is recorded as the onboarding agent. If an
+    /// account has this email, it becomes `owner`; if none does, the business
+    /// has no owner yet: the agent then invites one with `member.invite`
+    /// (role `owner`) and hands them the token.
     #[serde(default)]
     pub owner_email: Option<Email>,
 }
@@ -116,7 +118,7 @@ impl Tenancy {
     pub fn register_ops(&self, ops: &mut OpsBuilder) {
         let t = self.clone();
         ops.register(
-            OpSpec::write("business.create", "Create a business; the caller becomes its owner, or its onboarding agent when naming another owner", Permission::User, false)
+            OpSpec::write("business.create", "Create a business; the caller becomes its owner, or its onboarding agent when naming another owner (with no account yet: no owner until one accepts an invitation)", Permission::User, false)
                 .at(HttpMethod::Post, "/businesses"),
             move |ctx, p: CreateBusiness| {
                 let t = t.clone();
@@ -228,7 +230,7 @@ impl Tenancy {
         ops.register(
             OpSpec::write(
                 "member.add",
-                "Add an existing account to a business with a role",
+                "Add an existing account to a business with a role (to bring in someone without an account, use member.invite)",
                 Permission::Member(Role::Admin),
                 false,
             )
@@ -319,5 +321,6 @@ impl Tenancy {
                 }
             },
         );
+        self.register_invitation_ops(ops);
     }
 }

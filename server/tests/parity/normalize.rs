@@ -1,13 +1,21 @@
-//! Normalization of what legitimately differs between two calls: fresh tokens,
-//! the times of twin targets, and the values substituted for each side's own
+//! Normalization of what legitimately differs between two calls: fresh tokens
+//! and invitations, the times of twin targets, and the values substituted for each side's own
 //! target.
 
 use serde_json::{Value, json};
 
 use crate::doors::Outcome;
 
-/// Fresh on every call: compared only as "present".
-const ALWAYS_VOLATILE: [&str; 3] = ["access_token", "refresh_token", "exported_at"];
+/// Fresh on every call: compared only as "present" (`member.invite` makes a
+/// new invitation, with its own id, token and expiry, at each door).
+const ALWAYS_VOLATILE: [&str; 6] = [
+    "access_token",
+    "refresh_token",
+    "exported_at",
+    "token",
+    "invitation_id",
+    "expires_at",
+];
 
 /// Times that differ between twin targets made at different moments.
 const TIMES: [&str; 5] = [

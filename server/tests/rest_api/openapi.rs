@@ -10,7 +10,7 @@ use crate::common::TestServer;
 use crate::common::http;
 
 /// The tenancy operations and their resource routes (method, path).
-const TENANCY_ROUTES: [(&str, &str, &str); 12] = [
+const TENANCY_ROUTES: [(&str, &str, &str); 16] = [
     ("business.create", "post", "/api/businesses"),
     ("business.list", "get", "/api/businesses"),
     ("business.get", "get", "/api/businesses/{business_id}"),
@@ -47,6 +47,22 @@ const TENANCY_ROUTES: [(&str, &str, &str); 12] = [
         "/api/businesses/{business_id}/leave",
     ),
     ("agent.attributions", "get", "/api/agent/attributions"),
+    (
+        "member.invite",
+        "post",
+        "/api/businesses/{business_id}/invitations",
+    ),
+    (
+        "invitation.list",
+        "get",
+        "/api/businesses/{business_id}/invitations",
+    ),
+    (
+        "invitation.revoke",
+        "delete",
+        "/api/businesses/{business_id}/invitations/{invitation_id}",
+    ),
+    ("invitation.accept", "post", "/api/invitations/accept"),
 ];
 
 /// Every `$ref` in `doc` that points into it, as JSON pointers.
@@ -161,6 +177,9 @@ pub async fn the_openapi_document_describes_every_operation() {
         assert!(has_key(&paths["/api/businesses/{business_id}"]["delete"]));
         assert!(!has_key(&paths["/api/ops/business.list"]["post"]));
         assert!(!has_key(&paths["/api/businesses"]["get"]));
+        // (Nor on those whose result holds a secret.)
+        assert!(!has_key(&paths["/api/ops/member.invite"]["post"]));
+        assert!(has_key(&paths["/api/ops/invitation.accept"]["post"]));
 
         // Errors, security, unique ids, and every $ref resolving.
         let list = &paths["/api/businesses"]["get"];

@@ -5,6 +5,7 @@
 mod account;
 mod business;
 mod endings;
+mod invitations;
 mod members;
 mod platform;
 mod sessions;
@@ -12,6 +13,7 @@ mod sessions;
 pub use account::{own_account, registration};
 pub use business::business_reads_and_changes;
 pub use endings::endings;
+pub use invitations::invitations;
 pub use members::members;
 pub use platform::{demotion, platform_admin};
 pub use sessions::sign_in_and_out;
