@@ -4,105 +4,16 @@
 //! pending list, tokens stored only hashed, and the audit trail. Callers are
 //! built directly, as in `operations.rs`.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use goonline_engine::audit::AuditLog;
-use goonline_engine::ops::idempotency::IdempotencyStore;
-use goonline_engine::ops::{Caller, OpError, OpsBuilder, Registry, Transport, UserRef};
-use goonline_engine::sql_store::SqlStore;
-use goonline_engine::tenancy::Tenancy;
-use goonline_engine::testing::{TestDb, each_backend, start_engine};
-use goonline_engine::{EngineConfig, now_ms};
+use goonline_engine::now_ms;
+use goonline_engine::ops::OpError;
+use goonline_engine::testing::{TestDb, each_backend};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-struct World {
-    registry: Arc<Registry>,
-    db: SqlStore,
-    audit: AuditLog,
-}
-
-async fn world(db: &TestDb) -> World {
-    let store = db.store().await;
-    let engine = start_engine(Arc::new(store.clone()), EngineConfig::default());
-    let audit = AuditLog::new(store.clone());
-    let tenancy = Tenancy::new(store.clone(), audit.clone(), engine);
-    let mut ops = OpsBuilder::new();
-    tenancy.register_ops(&mut ops);
-    let registry = Arc::new(ops.build(
-        Arc::new(tenancy),
-        IdempotencyStore::new(store.clone(), Duration::from_secs(24 * 3600)),
-    ));
-    World {
-        registry,
-        db: store,
-        audit,
-    }
-}
-
-/// Inserts an account directly (the identity service is the server's), as
-/// if `name@example.com` registered now.
-async fn user(w: &World, name: &str) -> String {
-    let id = uuid::Uuid::now_v7().to_string();
-    sqlx::query(
-        "INSERT INTO users (id, email, display_name, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4)",
-    )
-    .bind(&id)
-    .bind(format!("{name}@example.com"))
-    .bind(name)
-    .bind(now_ms())
-    .execute(w.db.pool())
-    .await
-    .expect("insert user");
-    id
-}
-
-fn as_user(id: &str) -> Caller {
-    Caller {
-        user: Some(UserRef {
-            id: id.to_string(),
-            platform_admin: false,
-            session: "s".into(),
-        }),
-        ip: None,
-        via: Transport::Socket,
-    }
-}
-
-fn code(r: &Result<Value, OpError>) -> &'static str {
-    match r {
-        Ok(_) => "ok",
-        Err(e) => e.code(),
-    }
-}
+use support::tenancy_world::{World, as_user, code, user, world};
 
 impl World {
-    async fn call(&self, who: &str, method: &str, params: Value) -> Result<Value, OpError> {
-        self.registry.call(as_user(who), method, params, None).await
-    }
-
-    /// A business owned by `owner`, with the accounts `name@example.com`
-    /// added in the given roles.
-    async fn shop(&self, owner: &str, others: &[(&str, &str)]) -> String {
-        let b = self
-            .call(owner, "business.create", json!({ "name": "Mama's Shop" }))
-            .await
-            .expect("create");
-        let id = b["id"].as_str().expect("id").to_string();
-        for (name, role) in others {
-            self.call(
-                owner,
-                "member.add",
-                json!({ "business_id": id, "email": format!("{name}@example.com"), "role": role }),
-            )
-            .await
-            .expect("add member");
-        }
-        id
-    }
-
     /// `who` invites to `business` as `role`: (invitation id, token).
     async fn invite(&self, who: &str, business: &str, role: &str) -> (String, String) {
         let r = self
@@ -390,7 +301,7 @@ async fn who_may_invite() {
             .await;
         assert_eq!(code(&r), "forbidden", "[{l}] the business has an owner");
         // Invitations ignore idempotency keys: their result holds a secret.
-        let me = as_user(&owner);
+        let me = as_user(&owner, false);
         let params = json!({ "business_id": b, "role": "viewer" });
         let a = w
             .registry

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod tenancy_world;
+
 use std::time::Duration;
 
 use goonline_engine::outbound::Outbound;
@@ -12,6 +14,8 @@ use goonline_protocol::sync::SyncMessage;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 
+// (Not every test target uses every helper.)
+#[allow(unused_imports)]
 pub use goonline_engine::testing::start_engine as engine;
 
 /// A session plus the client-side document it keeps in step.

@@ -1,0 +1,101 @@
+//! A registry with the tenancy operations on a throwaway database, and callers
+//! built directly (users inserted by SQL: the identity service is the server's).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use goonline_engine::audit::AuditLog;
+use goonline_engine::ops::idempotency::IdempotencyStore;
+use goonline_engine::ops::{Caller, OpError, OpsBuilder, Registry, Transport, UserRef};
+use goonline_engine::sql_store::SqlStore;
+use goonline_engine::tenancy::Tenancy;
+use goonline_engine::testing::{TestDb, start_engine};
+use goonline_engine::{EngineConfig, now_ms};
+use serde_json::{Value, json};
+
+pub struct World {
+    pub registry: Arc<Registry>,
+    pub db: SqlStore,
+    pub audit: AuditLog,
+}
+
+pub async fn world(db: &TestDb) -> World {
+    let store = db.store().await;
+    let engine = start_engine(Arc::new(store.clone()), EngineConfig::default());
+    let audit = AuditLog::new(store.clone());
+    let tenancy = Tenancy::new(store.clone(), audit.clone(), engine);
+    let mut ops = OpsBuilder::new();
+    tenancy.register_ops(&mut ops);
+    let registry = Arc::new(ops.build(
+        Arc::new(tenancy),
+        IdempotencyStore::new(store.clone(), Duration::from_secs(24 * 3600)),
+    ));
+    World {
+        registry,
+        db: store,
+        audit,
+    }
+}
+
+/// Inserts an account directly (the identity service is the server's).
+pub async fn user(w: &World, name: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO users (id, email, display_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&id)
+    .bind(format!("{name}@example.com"))
+    .bind(name)
+    .bind(now_ms())
+    .execute(w.db.pool())
+    .await
+    .expect("insert user");
+    id
+}
+
+pub fn as_user(id: &str, admin: bool) -> Caller {
+    Caller {
+        user: Some(UserRef {
+            id: id.to_string(),
+            platform_admin: admin,
+            session: "s".into(),
+        }),
+        ip: None,
+        via: Transport::Socket,
+    }
+}
+
+impl World {
+    pub async fn call(&self, who: &str, method: &str, params: Value) -> Result<Value, OpError> {
+        self.registry
+            .call(as_user(who, false), method, params, None)
+            .await
+    }
+
+    /// A business owned by `owner` with one member per other role.
+    pub async fn shop(&self, owner: &str, others: &[(&str, &str)]) -> String {
+        let b = self
+            .call(owner, "business.create", json!({ "name": "Mama's Shop" }))
+            .await
+            .expect("create");
+        let id = b["id"].as_str().expect("id").to_string();
+        for (email_name, role) in others {
+            self.call(
+                owner,
+                "member.add",
+                json!({ "business_id": id, "email": format!("{email_name}@example.com"), "role": role }),
+            )
+            .await
+            .expect("add member");
+        }
+        id
+    }
+}
+
+pub fn code(r: &Result<Value, OpError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}
