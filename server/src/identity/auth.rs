@@ -58,24 +58,7 @@ impl Identity {
             }
             Err(e) => return Err(err(e)),
         };
-        let started = sessions::start(&mut tx, &account.id, self.inner.refresh_ttl_ms)
-            .await
-            .map_err(&err)?;
-        let entry = event(
-            Some(&account.id),
-            "auth.register",
-            Some(&account.id),
-            Outcome::Ok,
-            json!({ "session": started.session }),
-            ip,
-        );
-        AuditLog::append_in(&mut tx, &entry).await.map_err(&err)?;
-        tx.commit().await.map_err(&err)?;
-        let tokens = self.pair(&account.id, &started.session, false, started.refresh_token)?;
-        Ok(SignedIn {
-            user: account.view(),
-            tokens,
-        })
+        self.signed_in(tx, account, "auth.register", ip).await
     }
 
     /// `auth.login`: email and password for a token pair.
@@ -122,13 +105,26 @@ impl Identity {
             }
         };
         self.inner.attempts.succeeded(&key);
-        let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        let tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        self.signed_in(tx, account, "auth.login", ip).await
+    }
+
+    /// Ends a successful sign-in (`action`: register or login): starts its
+    /// session and records it in `tx`, commits, and issues the first pair.
+    async fn signed_in(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        account: accounts::Account,
+        action: &'static str,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<SignedIn, OpError> {
+        let err = db_err(action);
         let started = sessions::start(&mut tx, &account.id, self.inner.refresh_ttl_ms)
             .await
             .map_err(&err)?;
         let entry = event(
             Some(&account.id),
-            "auth.login",
+            action,
             Some(&account.id),
             Outcome::Ok,
             json!({ "session": started.session }),
