@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_invitations.sql"),
         postgres: include_str!("../../migrations/postgres/0003_invitations.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_expiry_indexes",
+        sqlite: include_str!("../../migrations/sqlite/0004_expiry_indexes.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_expiry_indexes.sql"),
+    },
 ];
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both backends'

@@ -78,6 +78,15 @@ async fn an_agent_hands_a_new_business_to_an_owner_who_had_no_account() {
             .expect("the onboarding agent invites the owner");
         assert_eq!(invited["role"], json!("owner"), "[{l}]");
         let token = invited["token"].as_str().expect("token").to_string();
+        // Until the owner joins, the agent is all the business has: it cannot leave.
+        let r = w
+            .call(&agent, "member.leave", json!({ "business_id": b }))
+            .await;
+        assert_eq!(
+            code(&r),
+            "conflict",
+            "[{l}] the agent leaving an ownerless business"
+        );
         assert_eq!(token.len(), 43, "[{l}] 32 bytes, base64url: {token}");
         assert!(
             token

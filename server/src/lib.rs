@@ -137,7 +137,8 @@ where
 
 /// Once an hour, for as long as the server lives: deletes idempotency keys
 /// past their retention, and expired identity rows (refresh tokens, sessions,
-/// pending external sign-ins). Holds neither service alive.
+/// pending external sign-ins, unusable invitations). Holds neither service
+/// alive.
 fn spawn_purges(
     registry: std::sync::Weak<goonline_engine::ops::Registry>,
     identity: identity::purge::WeakIdentity,

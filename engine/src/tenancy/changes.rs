@@ -274,6 +274,24 @@ impl Tenancy {
                 ));
             }
         }
+        if role.is_none() {
+            // A business onboarded for an owner who has not joined yet has only
+            // its agent: that agent leaving would strand it with no one.
+            let (members, owners): (i64, i64) = sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN role = 'owner' THEN 1 ELSE 0 END), 0) \
+                 FROM business_members WHERE business_id = $1",
+            )
+            .bind(business)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err("member change"))?;
+            if members <= 1 && owners == 0 {
+                return Err(OpError::Conflict(
+                    "this business has no owner yet: invite its owner (member.invite with role owner) before leaving"
+                        .into(),
+                ));
+            }
+        }
         let (action, detail) = match role {
             Some(r) => {
                 sqlx::query("UPDATE business_members SET role = $1, updated_at = $2 WHERE business_id = $3 AND user_id = $4")

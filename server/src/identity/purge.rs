@@ -62,15 +62,28 @@ pub(super) async fn expired(
         now.saturating_sub(PENDING_SIGN_IN_MS),
     )
     .await?;
-    if tokens + sessions + pending > 0 {
+    // Invitations that can no longer be used (expired, accepted or revoked) a
+    // day ago: only pending ones are ever listed, and the audit log keeps who
+    // invited and joined whom.
+    let invitations = in_batches(
+        pool,
+        "DELETE FROM invitations WHERE id IN \
+         (SELECT id FROM invitations WHERE expires_at < $1 OR accepted_at < $1 \
+          OR revoked_at < $1 LIMIT $2)",
+        now.saturating_sub(EXPIRED_TOKEN_KEEP_MS),
+    )
+    .await?;
+    let total = tokens + sessions + pending + invitations;
+    if total > 0 {
         tracing::info!(
             refresh_tokens = tokens,
             sessions,
             pending_sign_ins = pending,
+            invitations,
             "expired identity rows deleted"
         );
     }
-    Ok(tokens + sessions + pending)
+    Ok(total)
 }
 
 /// Runs `sql` (a delete of at most `$2` rows older than `$1`) until it deletes

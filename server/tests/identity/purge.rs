@@ -183,11 +183,49 @@ pub async fn purge_deletes_only_what_no_one_can_use() {
             .await;
         }
 
+        // Invitations: unusable for two days (expired, accepted, revoked) go;
+        // pending ones and one that expired an hour ago stay.
+        exec_at(
+            &w,
+            "INSERT INTO businesses (id, name, created_by, created_at) VALUES ($2, 'Shop', 'x', $1)",
+            now,
+            "biz-1",
+        )
+        .await;
+        for (id, expires, accepted, revoked) in [
+            ("expired", now - 2 * day, None, None),
+            ("accepted", now + day, Some(now - 2 * day), None),
+            ("revoked", now + day, None, Some(now - 2 * day)),
+            ("pending", now + day, None, None),
+            ("lately expired", now - hour, None, None),
+        ] {
+            sqlx::query(
+                "INSERT INTO invitations (id, token_hash, business_id, role, invited_by, \
+                 created_at, expires_at, accepted_at, revoked_at) \
+                 VALUES ($1, $1, 'biz-1', 'viewer', 'x', $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(now - 3 * day)
+            .bind(expires)
+            .bind(accepted)
+            .bind(revoked)
+            .execute(w.db.pool())
+            .await
+            .expect("insert invitation");
+        }
+
         let tokens_before = all_tokens(&w).await;
         let purged = w.identity.purge_expired().await.expect("purge");
         // Tokens: ann's first, both of the stale session, both signed-out
-        // ones; sessions: the stale and the old signed-out one; one sign-in.
-        assert_eq!(purged, 5 + 2 + 1, "[{}]", w.label);
+        // ones; sessions: the stale and the old signed-out one; one sign-in;
+        // three invitations.
+        assert_eq!(purged, 5 + 2 + 1 + 3, "[{}]", w.label);
+        let left: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM invitations ORDER BY id")
+                .fetch_all(w.db.pool())
+                .await
+                .expect("invitations");
+        assert_eq!(left, ["lately expired", "pending"], "[{}]", w.label);
         let tokens_after = all_tokens(&w).await;
         assert_eq!(tokens_before - tokens_after, 5, "[{}]", w.label);
 
