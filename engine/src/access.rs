@@ -71,6 +71,8 @@ pub enum Namespace<'a> {
     Business(&'a str),
     /// `user/{user_id}/...`
     User(&'a str),
+    /// Starts like `biz/` or `user/` but names no owner (`biz//x`, `user/u`).
+    Malformed,
     /// Anything else.
     Other,
 }
@@ -86,6 +88,9 @@ pub fn namespace_of(doc: &str) -> Namespace<'_> {
         Namespace::Business(id)
     } else if let Some(id) = owner("user/") {
         Namespace::User(id)
+    } else if doc.starts_with("biz/") || doc.starts_with("user/") {
+        // Never an anonymous document that only looks like a business's.
+        Namespace::Malformed
     } else {
         Namespace::Other
     }
@@ -116,6 +121,11 @@ impl AccessPolicy for NamespacePolicy {
     ) -> BoxFuture<'a, Result<Grant, Refusal>> {
         Box::pin(async move {
             let ns = namespace_of(doc);
+            if ns == Namespace::Malformed {
+                return Err(Refusal::Forbidden(
+                    "malformed name: use biz/{business_id}/{name} or user/{user_id}/{name}".into(),
+                ));
+            }
             if ns == Namespace::Other {
                 return if self.allow_anonymous_docs {
                     Ok(Grant::ReadWrite)
@@ -151,8 +161,38 @@ impl AccessPolicy for NamespacePolicy {
                         }
                     }
                 }
-                Namespace::Other => Err(Refusal::Forbidden("unknown namespace".into())),
+                Namespace::Other | Namespace::Malformed => {
+                    Err(Refusal::Forbidden("unknown namespace".into()))
+                }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fall_in_their_namespace_and_lookalikes_are_malformed() {
+        assert_eq!(namespace_of("biz/b1/inventory"), Namespace::Business("b1"));
+        assert_eq!(
+            namespace_of("biz/b1/ws/main/plan"),
+            Namespace::Business("b1")
+        );
+        assert_eq!(namespace_of("user/u1/notes"), Namespace::User("u1"));
+        assert_eq!(namespace_of("shop/inventory"), Namespace::Other);
+        assert_eq!(namespace_of("bizarre/x"), Namespace::Other);
+        // Never an anonymous document that only looks like a business's.
+        for name in [
+            "biz//x",
+            "biz/b1",
+            "biz/b1/",
+            "user/u1",
+            "user//notes",
+            "biz/",
+        ] {
+            assert_eq!(namespace_of(name), Namespace::Malformed, "{name}");
+        }
     }
 }

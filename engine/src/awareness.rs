@@ -27,6 +27,9 @@ struct ClientState {
 pub const MAX_CLIENTS_PER_ROOM: usize = 10_000;
 
 /// All awareness states of one room.
+/// Largest awareness state kept for one client, in bytes of JSON.
+pub const MAX_STATE_BYTES: usize = 32 * 1024;
+
 #[derive(Debug, Default)]
 pub struct AwarenessTable {
     clients: HashMap<u64, ClientState>,
@@ -44,6 +47,11 @@ impl AwarenessTable {
         let mut accepted: Vec<AwarenessEntry<'_>> = Vec::with_capacity(entries.len());
         for e in entries {
             let removal = e.is_removal();
+            // Presence is a name, a colour, a cursor: a state past this is
+            // refused, so one client cannot make every peer hold megabytes.
+            if e.state.len() > MAX_STATE_BYTES {
+                continue;
+            }
             let take = match self.clients.get(&e.client_id) {
                 None => self.clients.len() < MAX_CLIENTS_PER_ROOM,
                 Some(cur) => {

@@ -21,6 +21,9 @@ use crate::ops::UserRef;
 use crate::outbound::{Broadcast, KillSwitch, Outbound, Receiver, SessionTx};
 use crate::room::Room;
 
+/// How soon a re-check that could not reach the store is tried again.
+const RECHECK_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Longest document name accepted, in bytes.
 pub const MAX_DOC_NAME_BYTES: usize = 512;
 
@@ -198,6 +201,7 @@ impl Session {
     /// access changed. A failed check keeps the current grant.
     pub async fn recheck_access(&mut self) -> Vec<AccessChange> {
         let mut changes = Vec::new();
+        let mut unsure = false;
         let mut i = 0;
         while i < self.members.len() {
             let doc = self.members[i].room.name.clone();
@@ -215,7 +219,10 @@ impl Session {
                     });
                     i += 1;
                 }
-                Err(Refusal::Unavailable(_)) => i += 1,
+                Err(Refusal::Unavailable(_)) => {
+                    unsure = true;
+                    i += 1;
+                }
                 Err(Refusal::Unauthorized(reason) | Refusal::Forbidden(reason)) => {
                     let m = self.members.swap_remove(i);
                     m.room.leave(m.tx.id);
@@ -227,7 +234,23 @@ impl Session {
                 }
             }
         }
+        if unsure {
+            // The check could not be made (store down): the access change that
+            // asked for it must not be lost, so ask again shortly.
+            let kill = self.tx.kill_switch().clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(RECHECK_RETRY).await;
+                kill.request_recheck();
+            });
+        }
         changes
+    }
+
+    /// Forgets the signed-in user (a sign-in that turned out to be revoked).
+    pub fn sign_out(&mut self) {
+        if let Some(user) = self.principal.user.take() {
+            self.engine.unregister_user_session(&user.id, self.tx.id);
+        }
     }
 
     /// Leaves membership `key`; its awareness states are removed for everyone.

@@ -78,6 +78,12 @@ async fn an_agent_hands_a_new_business_to_an_owner_who_had_no_account() {
             .expect("the onboarding agent invites the owner");
         assert_eq!(invited["role"], json!("owner"), "[{l}]");
         let token = invited["token"].as_str().expect("token").to_string();
+        // The token is for the owner: the agent cannot use it to make itself owner.
+        assert_eq!(
+            code(&w.accept(&agent, &token).await),
+            "not_found",
+            "[{l}] the inviter accepting its own invitation"
+        );
         // Until the owner joins, the agent is all the business has: it cannot leave.
         let r = w
             .call(&agent, "member.leave", json!({ "business_id": b }))

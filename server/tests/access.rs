@@ -635,3 +635,25 @@ async fn websocket_upgrades_from_other_origins_are_refused() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_hocuspocus_address_closes_the_socket() {
+    each_backend(|db: TestDb| async move {
+        let server = TestServer::start(db, |a| a.security.allow_anonymous_docs = true).await;
+        let mut h = Peer::hocus(server.addr).await;
+        // A short document name with a huge "session" part after the \0: each
+        // address is kept per membership and every broadcast re-encoded for it.
+        let address = format!("notes\0{}", "x".repeat(64 * 1024));
+        h.open(&address).await;
+        assert_eq!(h.closed_with(WAIT).await, Some(1002));
+        // A normal session-aware address still works.
+        let mut ok = Peer::hocus(server.addr).await;
+        let address = format!("notes\0{}", uuid::Uuid::new_v4());
+        ok.open(&address).await;
+        assert!(
+            ok.until(WAIT, |p| p.synced.get(&address) == Some(&true))
+                .await
+        );
+    })
+    .await;
+}

@@ -135,9 +135,21 @@ impl OpError {
     /// Logs a database failure and hides its details from the caller.
     pub fn from_db(context: &str, e: sqlx::Error) -> OpError {
         tracing::error!(error = %e, "{context}: database error");
+        // Contention the database resolves by itself (Postgres serialization
+        // failure, deadlock, lock timeout; SQLite busy or locked) is a retry
+        // later, not a bug: an idempotency key is released, not spent on it.
+        let transient = |code: &str| {
+            matches!(
+                code,
+                "40001" | "40P01" | "55P03" | "5" | "6" | "261" | "262" | "517"
+            )
+        };
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 OpError::Unavailable("the database is unavailable; retry later".into())
+            }
+            sqlx::Error::Database(ref d) if d.code().is_some_and(|c| transient(&c)) => {
+                OpError::Unavailable("the database is busy; retry later".into())
             }
             _ => OpError::Internal(format!("{context} failed")),
         }

@@ -117,7 +117,9 @@ impl IdempotencyStore {
             let expired = now - created > self.keep.as_millis() as i64;
             let abandoned = state == "pending" && now - created > ABANDONED_AFTER_MS;
             if expired || abandoned {
-                self.release(scope, key).await;
+                // Only the row just read: a retry that got here first may have
+                // claimed the key afresh.
+                self.release_if(scope, key, Some(created)).await;
                 continue;
             }
             if m != method || fp != fingerprint {
@@ -164,11 +166,20 @@ impl IdempotencyStore {
     }
 
     async fn release(&self, scope: &str, key: &str) {
-        let r = sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2")
-            .bind(scope)
-            .bind(key)
-            .execute(self.db.pool())
-            .await;
+        self.release_if(scope, key, None).await;
+    }
+
+    /// Deletes the key's row (only the one created at `created`, when given).
+    async fn release_if(&self, scope: &str, key: &str, created: Option<i64>) {
+        let r = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 \
+             AND ($3 < 0 OR created_at = $3)",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(created.unwrap_or(-1))
+        .execute(self.db.pool())
+        .await;
         if let Err(e) = r {
             tracing::warn!(error = %e, "cannot release an idempotency key");
         }

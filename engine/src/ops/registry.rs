@@ -188,7 +188,9 @@ impl Registry {
         }
         let membership = self.authorize(&caller, &op.spec, &params).await?;
         let key = match idempotency_key {
-            Some(k) if op.spec.idempotency_keys => {
+            // Anonymous callers share no identity a stored outcome could be
+            // scoped to: their keys are ignored.
+            Some(k) if op.spec.idempotency_keys && caller.user.is_some() => {
                 IdempotencyStore::validate_key(k)?;
                 Some(k)
             }

@@ -92,24 +92,27 @@ impl Tenancy {
 
     pub(super) async fn delete(&self, ctx: &Ctx, business: &str) -> Result<Done, OpError> {
         let me = ctx.user()?.id.clone();
-        let members = self.members(business, false).await?;
         let mut tx = self
             .db
             .pool()
             .begin()
             .await
             .map_err(db_err("business.delete"))?;
+        // Deleted and emptied under the business row's lock; the members told
+        // are exactly the rows removed, including one who joined a moment ago.
         sqlx::query("UPDATE businesses SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
             .bind(Tenancy::now())
             .bind(business)
             .execute(&mut *tx)
             .await
             .map_err(db_err("business.delete"))?;
-        sqlx::query("DELETE FROM business_members WHERE business_id = $1")
-            .bind(business)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("business.delete"))?;
+        let members: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM business_members WHERE business_id = $1 RETURNING user_id",
+        )
+        .bind(business)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err("business.delete"))?;
         AuditLog::append_in(
             &mut tx,
             &member_event(&me, "business.deleted", business, json!({}), ip(ctx)),
@@ -117,8 +120,8 @@ impl Tenancy {
         .await
         .map_err(db_err("business.delete"))?;
         tx.commit().await.map_err(db_err("business.delete"))?;
-        for m in members {
-            self.access_changed(&m.user_id);
+        for user in members {
+            self.access_changed(&user);
         }
         Ok(DONE)
     }
@@ -224,18 +227,23 @@ impl Tenancy {
                 role.filter(|r| *r > current).unwrap_or(current)
             )));
         }
-        self.change_membership(ctx, business, user, role).await
+        self.change_membership(ctx, business, user, role, true)
+            .await
     }
 
     /// Sets (or with `None` removes) `user`'s membership, refusing to leave the
     /// business without an owner. The business row is locked first, so two
-    /// concurrent demotions cannot both pass the last-owner check.
+    /// concurrent demotions cannot both pass the last-owner check. With
+    /// `managed` (a change by a manager, not a leave), the caller's right to
+    /// make it is checked again under the lock, against the roles as they are
+    /// now: a promotion to owner that won a race is not undone by an admin.
     pub(super) async fn change_membership(
         &self,
         ctx: &Ctx,
         business: &str,
         user: &str,
         role: Option<Role>,
+        managed: bool,
     ) -> Result<Done, OpError> {
         let me = ctx.user()?.id.clone();
         let mut tx = self
@@ -260,6 +268,25 @@ impl Tenancy {
         let current = current.as_deref().and_then(Role::parse).ok_or_else(|| {
             OpError::NotFound(format!("`{user}` is not a member of this business"))
         })?;
+        if managed {
+            let mine: Option<String> = sqlx::query_scalar(
+                "SELECT role FROM business_members WHERE business_id = $1 AND user_id = $2",
+            )
+            .bind(business)
+            .bind(&me)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("member change"))?;
+            let allowed = mine
+                .as_deref()
+                .and_then(Role::parse)
+                .is_some_and(|r| r.can_manage(current) && role.is_none_or(|new| r.can_manage(new)));
+            if !allowed {
+                return Err(OpError::Forbidden(
+                    "your role no longer allows this change".into(),
+                ));
+            }
+        }
         if current == Role::Owner && role != Some(Role::Owner) {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM business_members WHERE business_id = $1 AND role = 'owner'",

@@ -298,7 +298,7 @@ impl Tenancy {
                 let t = t.clone();
                 async move {
                     let me = ctx.user()?.id.clone();
-                    t.change_membership(&ctx, p.business_id.as_str(), &me, None)
+                    t.change_membership(&ctx, p.business_id.as_str(), &me, None, false)
                         .await
                 }
             },

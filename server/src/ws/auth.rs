@@ -76,6 +76,13 @@ impl SocketAuth {
             }
         }
         session.set_user(auth.user.clone());
+        // A sign-out that ran between the check above and the registration just
+        // made could not reach this connection: check once more now that any
+        // later one will.
+        if let Err(e) = self.identity.current(&auth.user).await {
+            session.sign_out();
+            return Err(SignInError::Unauthorized(e.to_string()));
+        }
         Ok(auth)
     }
 
@@ -163,6 +170,13 @@ impl AuthClock {
         } else {
             AuthDue::Nothing
         }
+    }
+
+    /// Whether the grace after expiry has passed (checked on every frame too,
+    /// so a client that never stops sending cannot outlive its token).
+    pub fn past_grace(&self, now: i64, grace: Duration) -> bool {
+        self.expires_at
+            .is_some_and(|exp| now >= exp + grace.as_millis() as i64)
     }
 
     /// How long until something is due (for the loop's timer), if anything is.

@@ -30,6 +30,10 @@ use goonline_engine::access::Grant;
 use super::auth::{AuthClock, SocketAuth};
 use super::{Dialect, Flow, SLOT_HOCUS, note_refused};
 
+/// Longest address accepted: a document name, `\0`, and a provider session id
+/// (the providers send a UUID).
+const MAX_ADDRESS_BYTES: usize = goonline_engine::session::MAX_DOC_NAME_BYTES + 1 + 128;
+
 /// Most bytes queued for documents whose auth has not arrived yet.
 const MAX_QUEUED_BYTES: usize = 5 * 1024 * 1024;
 /// Most frames queued for documents whose auth has not arrived yet.
@@ -141,7 +145,11 @@ impl HocusDialect {
             match self.auth.sign_in(session, token).await {
                 Ok(a) => self.clock.renewed(a.expires_at_ms),
                 Err(e) => {
-                    let reason = format!("unauthorized: {}", e.message());
+                    let code = match e {
+                        super::auth::SignInError::Unauthorized(_) => "unauthorized",
+                        super::auth::SignInError::TooManyConnections(_) => "rate_limited",
+                    };
+                    let reason = format!("{code}: {}", e.message());
                     if session.is_open(address) {
                         // A refused token refresh ends that document's connection.
                         let _ = session.close_doc(address);
@@ -248,6 +256,15 @@ impl Dialect for HocusDialect {
             HocusFrame::Pong => return Flow::Continue,
             HocusFrame::Doc { address, message } => (address, message),
         };
+        if address.len() > MAX_ADDRESS_BYTES {
+            // Every address is kept per membership and every broadcast is
+            // re-encoded for it: an unbounded one would let one socket make the
+            // server hold and copy megabytes per document.
+            return Flow::Close(
+                close::PROTOCOL_ERROR,
+                format!("a document address is at most {MAX_ADDRESS_BYTES} bytes"),
+            );
+        }
         if let HocusMessage::Auth(HocusAuth::Token { token, .. }) = message {
             return self.authenticate(session, address, token, out).await;
         }

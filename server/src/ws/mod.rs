@@ -301,6 +301,19 @@ impl<D: Dialect> Conn<D> {
             }
             Wake::Frame(None | Some(Err(_))) => return Step::End(None),
             Wake::Recheck => return Step::Recheck,
+            Wake::Frame(Some(Ok(_)))
+                if self
+                    .dialect
+                    .auth_clock()
+                    .is_some_and(|c| c.past_grace(now_ms(), self.cfg.reauth_grace)) =>
+            {
+                // Reads win the select, so a client that streams frames would
+                // never let the heartbeat's check run.
+                return Step::Write(Flow::Close(
+                    close::UNAUTHORIZED,
+                    "access token expired and no new one arrived in time".into(),
+                ));
+            }
             Wake::Frame(Some(Ok(Message::Binary(b)))) => {
                 *last_seen = Instant::now();
                 inc(&metrics.frames_in);

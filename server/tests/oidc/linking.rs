@@ -67,29 +67,52 @@ pub async fn a_second_sign_in_finds_the_same_user_by_subject() {
     .await;
 }
 
-pub async fn a_verified_email_links_the_existing_password_account() {
+pub async fn a_verified_email_links_only_an_account_without_a_password() {
     each_backend(|db| async move {
         let rig = Rig::start(db, ann()).await;
-        rig.insert_user("existing-ann", "ann@example.com").await;
+        // Someone registered ann's address with a password; nothing proved it
+        // was theirs. Linking would let them into ann's account: refused.
+        rig.insert_user("squatter", "ann@example.com").await;
         let r = rig.sign_in().await;
-        assert_eq!(r.status, 200, "[{}] {r:?}", rig.label);
-        assert_eq!(rig.sessions.users(), vec!["existing-ann".to_string()]);
-        assert_eq!(
-            rig.linked_user("sub-ann").await.as_deref(),
-            Some("existing-ann")
-        );
+        assert_error(&r, 409, "conflict", rig.label);
+        assert!(rig.sessions.users().is_empty(), "[{}]", rig.label);
+        assert_eq!(rig.linked_user("sub-ann").await, None, "[{}]", rig.label);
         assert_eq!(
             rig.count("SELECT COUNT(*) FROM users").await,
             1,
+            "[{}] nothing created",
+            rig.label
+        );
+        assert_eq!(rig.logins().await[0].0, "denied", "[{}]", rig.label);
+
+        // An account without a password (made through a provider) is linked by
+        // its verified email, not duplicated.
+        sqlx::query(
+            "INSERT INTO users (id, email, display_name, created_at, updated_at) \
+             VALUES ('provider-bo', 'bo@example.com', 'Bo', 1, 1)",
+        )
+        .execute(rig.db.pool())
+        .await
+        .expect("insert user");
+        rig.provider.set_user(TestUser {
+            subject: "sub-bo".into(),
+            email: Some("bo@example.com".into()),
+            email_verified: true,
+            name: Some("Bo".into()),
+        });
+        let r = rig.sign_in().await;
+        assert_eq!(r.status, 200, "[{}] {r:?}", rig.label);
+        assert_eq!(rig.sessions.users(), vec!["provider-bo".to_string()]);
+        assert_eq!(
+            rig.linked_user("sub-bo").await.as_deref(),
+            Some("provider-bo")
+        );
+        assert_eq!(
+            rig.count("SELECT COUNT(*) FROM users").await,
+            2,
             "not duplicated"
         );
-        let hash: Option<String> =
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = 'existing-ann'")
-                .fetch_one(rig.db.pool())
-                .await
-                .expect("user");
-        assert!(hash.is_some(), "the password still works");
-        assert_eq!(rig.logins().await[0].1["link"], "email");
+        assert_eq!(rig.logins().await[1].1["link"], "email");
     })
     .await;
 }

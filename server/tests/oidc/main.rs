@@ -28,8 +28,8 @@ async fn a_second_sign_in_finds_the_same_user_by_subject() {
 }
 
 #[tokio::test]
-async fn a_verified_email_links_the_existing_password_account() {
-    linking::a_verified_email_links_the_existing_password_account().await;
+async fn a_verified_email_links_only_an_account_without_a_password() {
+    linking::a_verified_email_links_only_an_account_without_a_password().await;
 }
 
 #[tokio::test]

@@ -246,6 +246,11 @@ impl Tenancy {
         .map_err(db_err("invitation.accept"))?;
         let (id, role, inviter) = row.ok_or_else(no_invitation)?;
         let role = Role::parse(&role).ok_or_else(no_invitation)?;
+        // An invitation is for someone else: an agent cannot make itself the
+        // owner of a business it onboarded with its own owner invitation.
+        if inviter == me {
+            return Err(no_invitation());
+        }
         // The inviter must still be allowed to grant the role.
         let inviter_role = role_on(&mut tx, &business, &inviter)
             .await

@@ -53,6 +53,10 @@ pub(super) struct Linked {
 pub(super) enum LinkError {
     /// Not linked yet, and no verified email to link or create by.
     NoVerifiedEmail,
+    /// An account with this email has a password. Its email was never
+    /// verified (there is no mail sending), so linking would hand whoever
+    /// registered it the provider's identity: refused.
+    PasswordAccount,
     /// The account is suspended.
     Suspended(String),
     /// The account was deleted.
@@ -128,13 +132,18 @@ async fn try_link(db: &SqlStore, issuer: &str, claims: &IdClaims) -> Result<Link
     }
 
     let email = claims.verified_email().ok_or(LinkError::NoVerifiedEmail)?;
-    let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| db_error("oidc.link", e))?;
+    let existing: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db_error("oidc.link", e))?;
     let found = match existing {
-        Some(user_id) => {
+        // Someone registered this address with a password, and nothing proved
+        // it was theirs: linking would let them into the provider user's
+        // account (pre-hijacking). Only provider-made accounts link by email.
+        Some((_, Some(_))) => return Err(Attempt::Failed(LinkError::PasswordAccount)),
+        Some((user_id, None)) => {
             check_active(&mut tx, &user_id).await?;
             Linked {
                 user_id,

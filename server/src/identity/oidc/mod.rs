@@ -281,6 +281,15 @@ impl Refusal {
                         .into(),
                 ),
             ),
+            LinkError::PasswordAccount => Refusal::new(
+                "password_account",
+                OpError::Conflict(
+                    "an account with this email was registered with a password: sign in with \
+                     the password (linking it to this provider is refused, because that email \
+                     was never verified)"
+                        .into(),
+                ),
+            ),
             LinkError::Suspended(user) => Refusal {
                 reason: "suspended",
                 error: OpError::Forbidden("this account is suspended".into()),
