@@ -482,6 +482,13 @@ async fn membership_changes_are_audited() {
         )
         .await
         .expect("remove");
+        w.call(
+            &owner,
+            "business.update",
+            json!({ "business_id": b, "name": "Renamed" }),
+        )
+        .await
+        .expect("rename");
         let entries = w.audit.list(None, 100, None).await.expect("audit");
         let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
         assert_eq!(
@@ -490,7 +497,8 @@ async fn membership_changes_are_audited() {
                 "business.created",
                 "member.added",
                 "member.role_changed",
-                "member.removed"
+                "member.removed",
+                "business.renamed"
             ],
             "[{}]",
             db.label

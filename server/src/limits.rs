@@ -24,7 +24,14 @@ pub struct RateLimiter {
     burst: f64,
     per_sec: f64,
     buckets: DashMap<String, Bucket>,
+    /// When the map was last pruned: a full map is scanned at most once per
+    /// [`PRUNE_EVERY`], not on every attempt (many distinct keys, e.g. rotating
+    /// IPv6 addresses, would otherwise make each check scan it).
+    pruned_at: std::sync::Mutex<Instant>,
 }
+
+/// Shortest time between two prunes.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 impl RateLimiter {
     /// `burst` attempts, refilled evenly over `window`.
@@ -34,6 +41,7 @@ impl RateLimiter {
             burst,
             per_sec: burst / window.as_secs_f64().max(0.001),
             buckets: DashMap::new(),
+            pruned_at: std::sync::Mutex::new(Instant::now()),
         }
     }
 
@@ -43,7 +51,12 @@ impl RateLimiter {
     }
 
     fn check_at(&self, key: &str, now: Instant) -> Result<(), u64> {
-        if self.buckets.len() > PRUNE_AT {
+        if self.buckets.len() > PRUNE_AT
+            && let Ok(mut at) = self.pruned_at.try_lock()
+            && now.saturating_duration_since(*at) >= PRUNE_EVERY
+        {
+            *at = now;
+            drop(at);
             self.prune(now);
         }
         let mut b = self.buckets.entry(key.to_string()).or_insert(Bucket {

@@ -100,8 +100,9 @@ async fn graceful_stop_flushes_acks_closes_with_1001_and_exits_0() {
         assert_eq!(
             code,
             Some(close::GOING_AWAY),
-            "[{}] going-away close",
-            db.label
+            "[{}] going-away close {:?}",
+            db.label,
+            p.closed
         );
         let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
             .await

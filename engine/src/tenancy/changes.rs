@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::ops::{AddMember, CreateBusiness, DONE, Done};
+use super::ops::{AddMember, CreateBusiness, DONE, Done, UpdateBusiness};
 use super::role::Role;
 use super::store::{Business, Member, Tenancy, member_event};
 use crate::audit::{AuditEvent, AuditLog, Outcome};
@@ -88,6 +88,33 @@ impl Tenancy {
         tx.commit().await.map_err(db_err("business.create"))?;
         let role = if onboarding { Role::Agent } else { Role::Owner };
         self.business(&id, Some(role)).await
+    }
+
+    /// `business.update`: the new name and its audit entry, in one transaction.
+    pub(super) async fn rename(&self, ctx: &Ctx, p: UpdateBusiness) -> Result<Business, OpError> {
+        let me = ctx.user()?.id.clone();
+        let business = p.business_id.as_str();
+        let mut tx = self
+            .db
+            .pool()
+            .begin()
+            .await
+            .map_err(db_err("business.update"))?;
+        sqlx::query("UPDATE businesses SET name = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(p.name.as_str())
+            .bind(business)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("business.update"))?;
+        let detail = json!({ "name": p.name.as_str() });
+        AuditLog::append_in(
+            &mut tx,
+            &member_event(&me, "business.renamed", business, detail, ip(ctx)),
+        )
+        .await
+        .map_err(db_err("business.update"))?;
+        tx.commit().await.map_err(db_err("business.update"))?;
+        self.business(business, ctx.role()).await
     }
 
     pub(super) async fn delete(&self, ctx: &Ctx, business: &str) -> Result<Done, OpError> {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::role::Role;
 use super::store::{Business, Member, Tenancy};
 use crate::ops::params::{Email, Id, Text};
-use crate::ops::{HttpMethod, OpError, OpSpec, OpsBuilder, Permission};
+use crate::ops::{HttpMethod, OpSpec, OpsBuilder, Permission};
 
 /// A business name.
 type Name = Text<1, 120>;
@@ -109,10 +109,6 @@ pub struct Done {
 
 pub(super) const DONE: Done = Done { ok: true };
 
-fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> OpError {
-    move |e| OpError::from_db(context, e)
-}
-
 impl Tenancy {
     /// Registers the tenancy operations.
     pub fn register_ops(&self, ops: &mut OpsBuilder) {
@@ -167,17 +163,7 @@ impl Tenancy {
             .at(HttpMethod::Patch, "/businesses/{business_id}"),
             move |ctx, p: UpdateBusiness| {
                 let t = t.clone();
-                async move {
-                    sqlx::query(
-                        "UPDATE businesses SET name = $1 WHERE id = $2 AND deleted_at IS NULL",
-                    )
-                    .bind(p.name.as_str())
-                    .bind(p.business_id.as_str())
-                    .execute(t.db.pool())
-                    .await
-                    .map_err(db_err("business.update"))?;
-                    t.business(p.business_id.as_str(), ctx.role()).await
-                }
+                async move { t.rename(&ctx, p).await }
             },
         );
         let t = self.clone();

@@ -474,7 +474,17 @@ async fn close_socket(socket: &mut WebSocket, code: u16, reason: &str) {
         reason: reason[..end].into(),
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = socket.send(Message::Close(Some(frame))).await;
+        if socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        // Read until the client's Close: closing with its frames still unread
+        // makes the kernel answer with a reset, and the client may then never
+        // see our close code (the closing handshake of RFC 6455 §7.1.1).
+        while let Some(Ok(msg)) = socket.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
         let _ = socket.close().await;
     })
     .await;
