@@ -99,3 +99,41 @@ pub fn code(r: &Result<Value, OpError>) -> &'static str {
         Err(e) => e.code(),
     }
 }
+
+/// Invitation helpers.
+impl World {
+    /// `who` invites to `business` as `role`: (invitation id, token).
+    pub async fn invite(&self, who: &str, business: &str, role: &str) -> (String, String) {
+        let r = self
+            .call(
+                who,
+                "member.invite",
+                json!({ "business_id": business, "role": role }),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("invite as {role}: {e:?}"));
+        (
+            r["invitation_id"].as_str().expect("id").to_string(),
+            r["token"].as_str().expect("token").to_string(),
+        )
+    }
+
+    pub async fn accept(&self, who: &str, token: &str) -> Result<Value, OpError> {
+        self.call(who, "invitation.accept", json!({ "token": token }))
+            .await
+    }
+
+    /// `user`'s role in `business`, as `member.list` shows it to `asker`.
+    pub async fn role_of(&self, asker: &str, business: &str, user: &str) -> Option<String> {
+        let list = self
+            .call(asker, "member.list", json!({ "business_id": business }))
+            .await
+            .expect("member.list");
+        list["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["user_id"] == json!(user))
+            .and_then(|m| m["role"].as_str().map(str::to_string))
+    }
+}

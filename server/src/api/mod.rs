@@ -22,6 +22,7 @@
 //! (sign-in, permission, params, idempotency).
 
 pub mod openapi;
+mod openapi_errors;
 pub mod reply;
 pub mod request;
 pub mod routes;

@@ -21,16 +21,16 @@ pub(crate) mod auth;
 pub mod hocuspocus;
 pub mod native;
 pub(crate) mod read_ahead;
+mod socket_io;
 pub mod ywebsocket;
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use goonline_engine::metrics::{Metrics, add, inc};
 use goonline_engine::outbound::{Delivery, KillSwitch, Outbound, Receiver};
 use goonline_engine::{AccessChange, EngineError, Session, SessionEvents, now_ms};
@@ -38,6 +38,7 @@ use goonline_protocol::codes::close;
 use tokio_util::sync::CancellationToken;
 
 use self::auth::{AuthClock, AuthDue};
+use self::socket_io::{close_socket, write};
 use crate::limits::FrameBudget;
 
 /// Frames cached per broadcast, one slot per dialect (see `Broadcast::frame`).
@@ -412,82 +413,6 @@ impl<D: Dialect> Conn<D> {
         let frames = std::mem::take(&mut self.out);
         Box::pin(write(&mut self.socket, frames, &self.cfg, &self.kill)).await
     }
-}
-
-/// Writes and flushes `frames` within the write timeout. A client that does not
-/// read is closed as a slow consumer instead of holding the task forever.
-async fn write(
-    socket: &mut WebSocket,
-    frames: Vec<Message>,
-    cfg: &ConnSettings,
-    kill: &KillSwitch,
-) -> Result<(), ()> {
-    let metrics = &cfg.metrics;
-    let n = frames.len() as u64;
-    let bytes: usize = frames
-        .iter()
-        .map(|m| match m {
-            Message::Binary(b) => b.len(),
-            _ => 0,
-        })
-        .sum();
-    let send_all = async {
-        for m in frames {
-            socket.feed(m).await?;
-        }
-        socket.flush().await
-    };
-    // A session the engine killed (its queue overflowed while this write was
-    // blocked) is dropped at once: waiting out the write timeout would only keep
-    // its memory.
-    // Biased to the write: frames that can go out at once still do after a kill
-    // (the reply to the `auth.logout` that closed this very connection).
-    let outcome = tokio::select! {
-        biased;
-        r = tokio::time::timeout(cfg.write_timeout, send_all) => r,
-        _ = kill.killed() => return Err(()),
-    };
-    match outcome {
-        Ok(Ok(())) => {
-            add(&metrics.frames_out, n);
-            add(&metrics.bytes_out, bytes as u64);
-            Ok(())
-        }
-        Ok(Err(_)) => Err(()),
-        Err(_) => {
-            metrics.slow_consumer_closes.fetch_add(1, Ordering::Relaxed);
-            tracing::info!("closing connection: writes blocked past the write timeout");
-            Err(())
-        }
-    }
-}
-
-/// Sends a close frame (reason truncated to the 123 bytes a close frame allows) and
-/// closes the socket.
-async fn close_socket(socket: &mut WebSocket, code: u16, reason: &str) {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    let frame = CloseFrame {
-        code,
-        reason: reason[..end].into(),
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        if socket.send(Message::Close(Some(frame))).await.is_err() {
-            return;
-        }
-        // Read until the client's Close: closing with its frames still unread
-        // makes the kernel answer with a reset, and the client may then never
-        // see our close code (the closing handshake of RFC 6455 §7.1.1).
-        while let Some(Ok(msg)) = socket.next().await {
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-        }
-        let _ = socket.close().await;
-    })
-    .await;
 }
 
 /// Counts a refused update in the metrics.

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod auth;
 pub mod http;
 pub mod oidc_provider;
