@@ -25,6 +25,7 @@ use crate::persist::Persister;
 use crate::room::Room;
 use crate::session::{Session, SessionEvents};
 use crate::store::{Store, StoreError};
+use crate::topics::Topics;
 
 /// A registry entry: the room once loaded.
 pub(crate) type RoomSlot = Arc<OnceCell<Arc<Room>>>;
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     /// Live sessions of each signed-in user: (session tx id, sign-in session,
     /// the transport's kill switch). Lets a role change or a sign-out reach them.
     pub user_sessions: DashMap<String, Vec<(u64, String, Weak<KillSwitch>)>>,
+    /// The topics service, once the server has attached it.
+    pub topics: std::sync::OnceLock<Topics>,
 }
 
 /// The engine handle. Cheap to clone.
@@ -104,6 +107,7 @@ impl Engine {
             loads: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             user_sessions: DashMap::new(),
+            topics: std::sync::OnceLock::new(),
         });
         let handler: Arc<dyn BusHandler> = Arc::new(NodeHandler(Arc::downgrade(&shared)));
         shared.bus.attach(Arc::downgrade(&handler));
@@ -217,6 +221,17 @@ impl Engine {
             }
         }
         n
+    }
+
+    /// Attaches the topics service sessions subscribe through (once; later
+    /// calls are ignored).
+    pub fn set_topics(&self, topics: Topics) {
+        let _ = self.shared.topics.set(topics);
+    }
+
+    /// The topics service, if attached.
+    pub fn topics(&self) -> Option<&Topics> {
+        self.shared.topics.get()
     }
 
     /// Live sessions of `user` on this node.

@@ -62,6 +62,24 @@ pub enum EngineError {
     /// The engine is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// No such topic (unknown kind, channel never created, malformed name).
+    #[error("unknown topic: {0}")]
+    UnknownTopic(String),
+    /// The session does not subscribe to this topic.
+    #[error("not subscribed to `{0}`")]
+    NotSubscribed(String),
+    /// The session already subscribes to this topic.
+    #[error("already subscribed to `{0}`")]
+    AlreadySubscribed(String),
+    /// The session has as many subscriptions as allowed.
+    #[error("at most {0} subscriptions per connection")]
+    TooManySubscriptions(usize),
+    /// A value in a frame is out of range (the message names it).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The store could not be read right now; retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl EngineError {
@@ -81,6 +99,12 @@ impl EngineError {
             EngineError::AccessUnavailable(_) => ErrorCode::Unavailable,
             EngineError::LoadFailed(_) => ErrorCode::Unavailable,
             EngineError::ShuttingDown => ErrorCode::Unavailable,
+            EngineError::UnknownTopic(_) => ErrorCode::UnknownTopic,
+            EngineError::NotSubscribed(_) => ErrorCode::NotSubscribed,
+            EngineError::AlreadySubscribed(_) => ErrorCode::AlreadySubscribed,
+            EngineError::TooManySubscriptions(_) => ErrorCode::TooManySubscriptions,
+            EngineError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            EngineError::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 }

@@ -10,6 +10,8 @@
 //!   and roles), asked at open and whenever the user's roles change.
 //! - [`ops`]: the operation registry every feature defines its methods in.
 //! - [`tenancy`]: businesses, members and roles; [`audit`]: the audit log.
+//! - [`topics`]: ordered durable streams (chat, comments, metrics), replayed
+//!   then live.
 //!
 //! Dependencies point one way: the server uses the engine, the engine uses the
 //! protocol crate, and never the other way round.
@@ -24,6 +26,7 @@ pub mod config;
 mod doc_apply;
 mod engine;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;
@@ -33,6 +36,7 @@ pub mod session;
 pub mod sql_store;
 pub mod store;
 pub mod tenancy;
+pub mod topics;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -40,4 +44,4 @@ pub use clock::now_ms;
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineParts};
 pub use error::EngineError;
-pub use session::{AccessChange, Session, SessionEvents};
+pub use session::{AccessChange, AccessTarget, Session, SessionEvents};

@@ -16,6 +16,7 @@ use goonline_protocol::codes::close;
 use tokio::sync::Notify;
 
 use crate::metrics::{Metrics, inc};
+use crate::topics::{LatestSlot, PresenceBroadcast, TopicBroadcast};
 
 pub use queue::{Receiver, TryRecvError};
 
@@ -79,6 +80,22 @@ pub enum Outbound {
         /// The update, if it changed the document.
         update: Option<Arc<Broadcast>>,
     },
+    /// A live event of a subscribed topic.
+    TopicEvent(Arc<TopicBroadcast>),
+    /// The newest value of a latest-value topic (taken when sent; empty if a
+    /// newer one already went out).
+    TopicLatest(Arc<LatestSlot>),
+    /// Events `from..=to` of a live topic are no longer kept.
+    TopicGap {
+        /// The topic.
+        topic: Arc<str>,
+        /// First missing sequence number.
+        from: u64,
+        /// Last missing sequence number.
+        to: u64,
+    },
+    /// Presence in a subscribed topic changed.
+    TopicPresence(Arc<PresenceBroadcast>),
 }
 
 /// Tells a session's transport to close, with a code and a reason. Set once; the

@@ -20,6 +20,9 @@ use crate::error::EngineError;
 use crate::ops::UserRef;
 use crate::outbound::{Broadcast, KillSwitch, Outbound, Receiver, SessionTx};
 use crate::room::Room;
+use crate::topics::subscription::Subscription;
+
+mod topics;
 
 /// How soon a re-check that could not reach the store is tried again.
 const RECHECK_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -45,10 +48,22 @@ struct Membership {
     grant: Grant,
 }
 
-/// How a re-check changed an open document's access (see [`Session::recheck_access`]).
+/// What an [`AccessChange`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessTarget {
+    /// An open document (the key is its membership key).
+    Doc,
+    /// A topic subscription (the key is the topic; it has been ended).
+    Topic,
+}
+
+/// How a re-check changed an open document's access, or ended a subscription
+/// (see [`Session::recheck_access`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessChange {
-    /// The membership key.
+    /// Document or topic.
+    pub target: AccessTarget,
+    /// The membership key, or the topic.
     pub key: Arc<str>,
     /// The new grant; `None` when the document was closed because access is gone.
     pub grant: Option<Grant>,
@@ -65,6 +80,8 @@ pub struct Session {
     /// always does) and at most `max_open_docs`; a `HashMap` holding one entry
     /// costs ~300 bytes per connection, a one-slot `Vec` ~70.
     members: Vec<Membership>,
+    /// Topic subscriptions (see `session/topics.rs`).
+    subs: Vec<Subscription>,
 }
 
 impl Session {
@@ -74,6 +91,7 @@ impl Session {
             tx,
             principal,
             members: Vec::new(),
+            subs: Vec::new(),
         }
     }
 
@@ -195,10 +213,11 @@ impl Session {
         self.principal.user = Some(user);
     }
 
-    /// Asks the policy again about every open document (after the user's roles
-    /// changed, or the user changed). Documents no longer allowed are closed
-    /// (their awareness removed for everyone); returns every membership whose
-    /// access changed. A failed check keeps the current grant.
+    /// Asks the policy again about every open document and subscription (after
+    /// the user's roles changed, or the user changed). Documents no longer
+    /// allowed are closed (their awareness removed for everyone), subscriptions
+    /// no longer allowed are ended; returns every change. A failed check keeps
+    /// the current grant.
     pub async fn recheck_access(&mut self) -> Vec<AccessChange> {
         let mut changes = Vec::new();
         let mut unsure = false;
@@ -210,6 +229,7 @@ impl Session {
                 Ok(grant) => {
                     self.members[i].grant = grant;
                     changes.push(AccessChange {
+                        target: AccessTarget::Doc,
                         key: self.members[i].key.clone(),
                         grant: Some(grant),
                         reason: match grant {
@@ -227,6 +247,7 @@ impl Session {
                     let m = self.members.swap_remove(i);
                     m.room.leave(m.tx.id);
                     changes.push(AccessChange {
+                        target: AccessTarget::Doc,
                         key: m.key,
                         grant: None,
                         reason,
@@ -234,6 +255,7 @@ impl Session {
                 }
             }
         }
+        unsure |= self.recheck_subscriptions(&mut changes).await;
         if unsure {
             // The check could not be made (store down): the access change that
             // asked for it must not be lost, so ask again shortly.

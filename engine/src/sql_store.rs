@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_expiry_indexes.sql"),
         postgres: include_str!("../../migrations/postgres/0004_expiry_indexes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_topics_chat_comments",
+        sqlite: include_str!("../../migrations/sqlite/0005_topics_chat_comments.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_topics_chat_comments.sql"),
+    },
 ];
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both backends'

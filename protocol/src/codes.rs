@@ -56,6 +56,15 @@ pub enum ErrorCode {
     Unavailable,
     /// A server bug. Nothing already acknowledged is lost.
     Internal,
+    /// `sub` named a topic that does not exist (an unknown kind, a channel that
+    /// was never created), or a topic name that is malformed.
+    UnknownTopic,
+    /// `unsub` or `presence` for a topic this connection has not subscribed to.
+    NotSubscribed,
+    /// `sub` for a topic this connection is already subscribed to.
+    AlreadySubscribed,
+    /// The connection already has as many subscriptions as the server allows.
+    TooManySubscriptions,
 }
 
 impl ErrorCode {
@@ -81,6 +90,10 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::UnknownTopic => "unknown_topic",
+            ErrorCode::NotSubscribed => "not_subscribed",
+            ErrorCode::AlreadySubscribed => "already_subscribed",
+            ErrorCode::TooManySubscriptions => "too_many_subscriptions",
         }
     }
 }

@@ -9,8 +9,11 @@
 //!
 //! `hello {token}` signs the connection in (or `auth {token}` later, e.g. when the
 //! server asks for a fresh token with `reauth`); `call`/`reply` run operations, the
-//! same ones REST serves. `sub`/`unsub`/`event`/`gap` (topics) are reserved type
-//! names: later protocol versions add them without changing the frames here.
+//! same ones REST serves. `sub`/`unsub` follow topics (ordered durable streams):
+//! the server replays what the client missed as `event`s (or says `gap` when it no
+//! longer has it), confirms with `subscribed` once live, and ends a subscription
+//! it may no longer serve with `unsubscribed`. `presence` shares an ephemeral
+//! state (typing, "who is here") with a topic's other subscribers.
 //! The full reference, with a worked byte example, is `docs/protocol.md`.
 
 use serde::{Deserialize, Serialize};
@@ -20,9 +23,9 @@ use crate::codes::ErrorCode;
 /// The protocol version this crate speaks; sent in `hello` and `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Frame types that later versions will add; a client sending one today gets
+/// Frame types that later versions may add; a client sending one today gets
 /// `unknown_type`, not `bad_frame`.
-pub const RESERVED_TYPES: &[&str] = &["sub", "unsub", "event", "gap"];
+pub const RESERVED_TYPES: &[&str] = &[];
 
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +97,33 @@ pub enum ClientFrame {
         /// The awareness update bytes.
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
+    },
+    /// Follow a topic. The server replays every event after `since` (all it
+    /// keeps when absent), then sends `subscribed` and live events, with no gap
+    /// and no duplicate across the switch. An `error` whose `re` is `id` refuses it.
+    Sub {
+        /// Topic name, e.g. `biz/{business_id}/chat/{channel}`.
+        topic: String,
+        /// The last sequence number the client has; replay starts after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        /// Optional correlation id, echoed in an error's `re`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
+    /// Stop following a topic (and clear this connection's presence in it).
+    Unsub {
+        /// Topic name.
+        topic: String,
+    },
+    /// Sets (or with `state: nil`, clears) this connection's ephemeral presence
+    /// in a subscribed topic: typing, "who is here". Expires unless renewed.
+    Presence {
+        /// Topic name.
+        topic: String,
+        /// Any small value (at most 1 KiB encoded); nil clears.
+        #[serde(default)]
+        state: serde_json::Value,
     },
     /// Application-level heartbeat; answered with `pong` carrying the same `ts`.
     Ping {
@@ -199,6 +229,52 @@ pub enum ServerFrame {
         /// The `id` of the client's `sync` frame.
         id: u64,
     },
+    /// One event of a subscribed topic, in sequence order.
+    Event {
+        /// Topic name.
+        topic: String,
+        /// The event's sequence number in its topic (1, 2, 3, ...; a latest-value
+        /// topic may skip numbers).
+        seq: u64,
+        /// When it was appended (epoch ms).
+        at: i64,
+        /// The event (a map; its shape depends on the topic's kind).
+        data: serde_json::Value,
+    },
+    /// Events `from..=to` of a topic are no longer kept (older than its
+    /// retention): the client cannot get them, and should reload its state
+    /// (e.g. a chat's history pages). Events after `to` follow.
+    Gap {
+        /// Topic name.
+        topic: String,
+        /// First missing sequence number.
+        from: u64,
+        /// Last missing sequence number.
+        to: u64,
+    },
+    /// The subscription is live: every event up to `seq` has been sent, and
+    /// every later one will be.
+    Subscribed {
+        /// Topic name.
+        topic: String,
+        /// The last sequence number sent (0 when the topic has no events).
+        seq: u64,
+    },
+    /// The server ended a subscription: access was revoked, or the topic is gone.
+    Unsubscribed {
+        /// Topic name.
+        topic: String,
+        /// Why, for humans.
+        reason: String,
+    },
+    /// Presence in a subscribed topic changed: each entry is one connection's
+    /// state (nil: it left or expired). On `subscribed` the current set follows.
+    Presence {
+        /// Topic name.
+        topic: String,
+        /// The changed entries.
+        entries: Vec<PresenceEntry>,
+    },
     /// Answer to `ping`.
     Pong {
         /// The `ts` of the `ping`.
@@ -218,6 +294,9 @@ pub enum ServerFrame {
         /// The document concerned, when there is one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         doc: Option<String>,
+        /// The topic concerned, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
     },
 }
 
@@ -235,6 +314,18 @@ pub struct CallError {
     /// For `rate_limited`: seconds before a retry may succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+}
+
+/// One connection's presence in a topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenceEntry {
+    /// Which connection (a number unique on its server node).
+    pub client: u64,
+    /// The signed-in user behind it.
+    pub user: String,
+    /// Its state; nil when it left or expired.
+    #[serde(default)]
+    pub state: serde_json::Value,
 }
 
 /// What a connection may do with an open document.
@@ -319,6 +410,9 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "close",
     "sync",
     "awareness",
+    "sub",
+    "unsub",
+    "presence",
     "ping",
 ];
 
@@ -344,6 +438,33 @@ fn encode_named<T: Serialize>(value: &T) -> Vec<u8> {
 /// copying `data`): the broadcast hot path encodes each update once per dialect.
 pub fn encode_sync_frame(doc: &str, data: &[u8]) -> Vec<u8> {
     encode_doc_bytes_frame("sync", doc, data)
+}
+
+/// Encodes a server `event` frame from borrowed parts: topic fan-out encodes
+/// each event once, and replay encodes without building a [`ServerFrame`].
+pub fn encode_event_frame(topic: &str, seq: u64, at: i64, data: &serde_json::Value) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        topic: &'a str,
+        seq: u64,
+        at: i64,
+        data: &'a serde_json::Value,
+    }
+    let mut out = Vec::with_capacity(topic.len() + 64);
+    // Writing to a Vec cannot fail; a JSON value always encodes.
+    let _ = rmp_serde::encode::write_named(
+        &mut out,
+        &Borrowed {
+            kind: "event",
+            topic,
+            seq,
+            at,
+            data,
+        },
+    );
+    out
 }
 
 /// Encodes a server `awareness` frame without copying `data`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use goonline_engine::EngineConfig;
 use goonline_engine::ops::params::{Email, Text};
+use goonline_engine::topics::Retention;
 
 /// GoOnline: a real-time collaboration engine.
 #[derive(Debug, Parser)]
@@ -152,6 +153,45 @@ pub struct ServeArgs {
     /// Identity, access and protection settings.
     #[command(flatten)]
     pub security: SecurityArgs,
+    /// Topic settings.
+    #[command(flatten)]
+    pub topics: TopicArgs,
+}
+
+/// Topics: retention per kind, limits, and the operational metrics feed.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TopicArgs {
+    /// How long a topic kind keeps its events: `KIND=SPEC`, SPEC an age (`30d`,
+    /// `12h`, `90m`), a count (`1000`) or both (`1d,1000`); repeat the flag (or
+    /// separate with `;` in the variable) for several kinds. Defaults: `chat` and
+    /// `dm` 90d (messages themselves are kept), `comments` forever, `metrics`
+    /// 1d,1000. A subscriber asking for older events gets a `gap`.
+    #[arg(long = "topic-retention", env = "GOONLINE_TOPIC_RETENTION", value_delimiter = ';', value_parser = parse_retention)]
+    pub retention: Vec<(String, Retention)>,
+    /// Seconds between two passes dropping events past their retention.
+    #[arg(
+        long = "topic-trim-secs",
+        env = "GOONLINE_TOPIC_TRIM_SECS",
+        default_value_t = 300
+    )]
+    pub trim_secs: u64,
+    /// Most topic subscriptions one connection may hold.
+    #[arg(long, env = "GOONLINE_MAX_SUBSCRIPTIONS", default_value_t = 256)]
+    pub max_subscriptions: usize,
+    /// Seconds between samples of this node's operational metrics published to
+    /// `platform/metrics` for platform admins (0: none).
+    #[arg(long, env = "GOONLINE_METRICS_FEED_SECS", default_value_t = 5)]
+    pub metrics_feed_secs: u64,
+}
+
+fn parse_retention(s: &str) -> Result<(String, Retention), String> {
+    let (kind, spec) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected KIND=SPEC, e.g. chat=30d"))?;
+    if kind.is_empty() {
+        return Err(format!("`{s}`: the kind is empty"));
+    }
+    Ok((kind.to_string(), Retention::parse(spec)?))
 }
 
 /// Identity, access and protection: tokens, sign-in, rate limits, HTTP hygiene.

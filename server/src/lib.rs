@@ -12,6 +12,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod limits;
+mod topics;
 mod ws;
 
 use std::future::Future;
@@ -19,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use goonline_engine::access::NamespacePolicy;
+use goonline_engine::access::{AccessPolicy, NamespacePolicy};
 use goonline_engine::audit::AuditLog;
 use goonline_engine::bus::LocalBus;
 use goonline_engine::metrics::Metrics;
@@ -84,14 +85,15 @@ pub async fn start_with_store<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let access: Arc<dyn AccessPolicy> = Arc::new(NamespacePolicy::new(
+        db.clone(),
+        args.security.allow_anonymous_docs,
+    ));
     let engine = Engine::start(EngineParts {
         config: args.engine_config(),
         store,
         bus: LocalBus::new(),
-        access: Arc::new(NamespacePolicy::new(
-            db.clone(),
-            args.security.allow_anonymous_docs,
-        )),
+        access: access.clone(),
         metrics: Arc::new(Metrics::default()),
     });
     let audit = AuditLog::new(db.clone());
@@ -109,10 +111,11 @@ where
         public_url,
     )
     .await?;
-    let tenancy = Tenancy::new(db.clone(), audit, engine.clone());
+    let tenancy = Tenancy::new(db.clone(), audit.clone(), engine.clone());
     let mut ops = OpsBuilder::new();
     identity.register_ops(&mut ops);
     tenancy.register_ops(&mut ops);
+    topics::start(&args.topics, &db, &engine, &audit, access, &mut ops);
     let keep = Duration::from_secs(args.security.idempotency_keep_hours.max(24) * 3600);
     let registry = Arc::new(ops.build(Arc::new(tenancy), IdempotencyStore::new(db.clone(), keep)));
     spawn_purges(Arc::downgrade(&registry), identity.downgrade());

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use super::{Broadcast, Delivery, Outbound};
+use crate::topics::TopicBroadcast;
 
 /// Why [`Receiver::try_recv`] returned nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub(crate) enum Pushed {
 /// A queued message as stored: 16 bytes plus the member id.
 enum Item {
     Update(Arc<Broadcast>),
+    /// Topic events: the other fan-out hot path.
+    Topic(Arc<TopicBroadcast>),
     Awareness(Arc<Broadcast>),
     /// Sync replies and acks: once per open, step 1 or own update, so boxing them
     /// costs little and keeps every slot small.
@@ -59,6 +62,7 @@ impl From<Delivery> for Slot {
         let item = match d.msg {
             Outbound::Update(b) => Item::Update(b),
             Outbound::Awareness(b) => Item::Awareness(b),
+            Outbound::TopicEvent(b) => Item::Topic(b),
             other => Item::Other(Box::new(other)),
         };
         Slot {
@@ -73,6 +77,7 @@ impl From<Slot> for Delivery {
         let msg = match s.item {
             Item::Update(b) => Outbound::Update(b),
             Item::Awareness(b) => Outbound::Awareness(b),
+            Item::Topic(b) => Outbound::TopicEvent(b),
             Item::Other(m) => *m,
         };
         Delivery {

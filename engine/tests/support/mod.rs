@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod tenancy_world;
+pub mod topic_client;
 
 use std::time::Duration;
 
@@ -94,6 +95,8 @@ impl Client {
             Outbound::Update(b) => apply(&self.doc, &b.payload),
             Outbound::Awareness(b) => self.awareness.push(b.payload.to_vec()),
             Outbound::Ack { id, .. } => self.acks.push(id),
+            // Topic messages are followed by `topic_client::Follower`.
+            _ => {}
         }
     }
 

@@ -10,22 +10,67 @@ use goonline_engine::ops::{Caller, OpError, OpsBuilder, Registry, Transport, Use
 use goonline_engine::sql_store::SqlStore;
 use goonline_engine::tenancy::Tenancy;
 use goonline_engine::testing::{TestDb, start_engine};
-use goonline_engine::{EngineConfig, now_ms};
+use goonline_engine::topics::{
+    OwnerAccess, Retention, TopicKind, TopicKinds, Topics, TopicsConfig,
+};
+use goonline_engine::{Engine, EngineConfig, now_ms};
 use serde_json::{Value, json};
 
 pub struct World {
     pub registry: Arc<Registry>,
     pub db: SqlStore,
     pub audit: AuditLog,
+    pub engine: Engine,
+    pub topics: Topics,
+}
+
+/// What a feature's test world registers besides tenancy.
+pub struct Parts<'a> {
+    pub db: &'a SqlStore,
+    pub engine: &'a Engine,
+    pub audit: &'a AuditLog,
+    pub topics: &'a Topics,
 }
 
 pub async fn world(db: &TestDb) -> World {
+    world_with(db, TopicsConfig::default(), |_, _| {}, |_, _| {}).await
+}
+
+/// A world whose feature registers topic kinds (`kinds`, before the topics
+/// service starts) and operations (`ops`). The `metrics` kind (owner access,
+/// latest-value) is always there.
+pub async fn world_with(
+    db: &TestDb,
+    config: TopicsConfig,
+    kinds: impl FnOnce(&mut TopicKinds, &SqlStore),
+    ops_fn: impl FnOnce(&mut OpsBuilder, &Parts<'_>),
+) -> World {
     let store = db.store().await;
     let engine = start_engine(Arc::new(store.clone()), EngineConfig::default());
     let audit = AuditLog::new(store.clone());
-    let tenancy = Tenancy::new(store.clone(), audit.clone(), engine);
+    let mut k = TopicKinds::new();
+    k.register(TopicKind {
+        name: "metrics",
+        retention: Retention::FOREVER,
+        latest_value: true,
+        access: OwnerAccess::new(store.clone()),
+    });
+    kinds(&mut k, &store);
+    let topics = Topics::start(store.clone(), k, config);
+    engine.set_topics(topics.clone());
+    let tenancy = Tenancy::new(store.clone(), audit.clone(), engine.clone());
     let mut ops = OpsBuilder::new();
     tenancy.register_ops(&mut ops);
+    topics.register_ops(&mut ops);
+    ops_fn(
+        &mut ops,
+        &Parts {
+            db: &store,
+            engine: &engine,
+            audit: &audit,
+            topics: &topics,
+        },
+    );
     let registry = Arc::new(ops.build(
         Arc::new(tenancy),
         IdempotencyStore::new(store.clone(), Duration::from_secs(24 * 3600)),
@@ -34,6 +79,8 @@ pub async fn world(db: &TestDb) -> World {
         registry,
         db: store,
         audit,
+        engine,
+        topics,
     }
 }
 

@@ -336,6 +336,11 @@ impl Dialect for HocusDialect {
                 };
                 frame_for(address, HocusMessage::SyncStatus(true))
             }
+            // Topics are native-only.
+            Outbound::TopicEvent(_)
+            | Outbound::TopicLatest(_)
+            | Outbound::TopicGap { .. }
+            | Outbound::TopicPresence(_) => return,
         };
         out.push(frame);
     }

@@ -20,6 +20,7 @@
 pub(crate) mod auth;
 pub mod hocuspocus;
 pub mod native;
+mod native_topics;
 pub(crate) mod read_ahead;
 mod socket_io;
 pub mod ywebsocket;
@@ -115,6 +116,20 @@ pub(crate) trait Dialect: Send + 'static {
     /// The session's access to open documents changed (role change, removal):
     /// tell the client in the dialect's terms.
     fn on_access_changed(&mut self, changes: Vec<AccessChange>, out: &mut Vec<Message>) -> Flow;
+    /// Whether the dialect has work of its own to do between frames (a topic
+    /// replay to continue).
+    fn has_work(&self) -> bool {
+        false
+    }
+    /// Does one step of that work (one replay page), writing into `out`; the
+    /// loop writes it (paced by the socket) before the next step.
+    fn work(
+        &mut self,
+        _session: &mut Session,
+        _out: &mut Vec<Message>,
+    ) -> impl Future<Output = Flow> + Send {
+        std::future::ready(Flow::Continue)
+    }
     /// The client sent a frame over its rate budget. Default: close 4430 (these
     /// dialects cannot refuse one frame and go on without losing it silently).
     fn on_rate_limited(&mut self, _out: &mut Vec<Message>) -> Flow {
@@ -179,6 +194,7 @@ enum Wake {
     Queued(Delivery),
     Heartbeat,
     Recheck,
+    Work,
 }
 
 /// What the loop does after a wake-up was handled.
@@ -189,6 +205,8 @@ enum Step {
     Binary(Bytes),
     /// Re-check access to open documents, then write.
     Recheck,
+    /// Let the dialect do a step of its own work, then write.
+    Work,
     /// End the connection.
     End(Close),
 }
@@ -237,6 +255,7 @@ impl<D: Dialect> Conn<D> {
                     () = self.kill.recheck_requested() => Wake::Recheck,
                     frame = self.socket.next() => Wake::Frame(frame),
                     Some(msg) = self.rx.recv() => Wake::Queued(msg),
+                    () = std::future::ready(()), if self.dialect.has_work() => Wake::Work,
                     () = &mut heartbeat => Wake::Heartbeat,
                 };
                 self.handle(wake, heartbeat.as_mut(), &mut last_seen)
@@ -244,6 +263,13 @@ impl<D: Dialect> Conn<D> {
             let flow = match step {
                 Step::End(close) => return close,
                 Step::Write(flow) => flow,
+                Step::Work => {
+                    // Boxed: a replay step awaits the store; the idle task
+                    // should not be sized for it.
+                    let flow = Box::pin(self.dialect.work(session, &mut self.out)).await;
+                    self.encode_queued();
+                    flow
+                }
                 Step::Recheck => {
                     let changes = session.recheck_access().await;
                     if changes.is_empty() {
@@ -302,6 +328,7 @@ impl<D: Dialect> Conn<D> {
             }
             Wake::Frame(None | Some(Err(_))) => return Step::End(None),
             Wake::Recheck => return Step::Recheck,
+            Wake::Work => return Step::Work,
             Wake::Frame(Some(Ok(_)))
                 if self
                     .dialect

@@ -13,7 +13,7 @@ use axum::extract::ws::Message;
 use bytes::Bytes;
 use goonline_engine::access::Grant;
 use goonline_engine::outbound::Outbound;
-use goonline_engine::{AccessChange, EngineError, Session};
+use goonline_engine::{AccessChange, AccessTarget, EngineError, Session};
 use goonline_protocol::codes::{ErrorCode, close};
 use goonline_protocol::native::{
     self, AccessMode, ClientFrame, Limits, PROTOCOL_VERSION, ServerFrame,
@@ -21,6 +21,7 @@ use goonline_protocol::native::{
 use goonline_protocol::sync::{SyncMessage, encode_update};
 
 use super::auth::{AuthClock, SignInError, SocketAuth};
+use super::native_topics::TopicState;
 use super::{Dialect, Flow, SLOT_NATIVE, note_refused};
 
 /// State of one native connection.
@@ -31,6 +32,7 @@ pub(crate) struct NativeDialect {
     auth: Arc<SocketAuth>,
     ip: Option<IpAddr>,
     clock: AuthClock,
+    topics: TopicState,
 }
 
 impl NativeDialect {
@@ -47,6 +49,7 @@ impl NativeDialect {
             auth,
             ip,
             clock: AuthClock::default(),
+            topics: TopicState::default(),
         }
     }
 
@@ -101,6 +104,7 @@ fn error_frame(
         message: message.into(),
         re,
         doc: doc.map(str::to_string),
+        topic: None,
     };
     Message::Binary(Bytes::from(frame.encode()))
 }
@@ -265,6 +269,13 @@ impl Dialect for NativeDialect {
                     out.push(engine_error(&e, None, &doc));
                 }
             }
+            ClientFrame::Sub { topic, since, id } => {
+                self.topics.sub(session, topic, since, id, out).await;
+            }
+            ClientFrame::Unsub { topic } => self.topics.unsub(session, &topic, out),
+            ClientFrame::Presence { topic, state } => {
+                self.topics.presence(session, &topic, state, out);
+            }
             ClientFrame::Ping { ts } => {
                 out.push(Message::Binary(Bytes::from(
                     ServerFrame::Pong { ts }.encode(),
@@ -295,8 +306,12 @@ impl Dialect for NativeDialect {
         Flow::Continue
     }
 
-    fn encode(&mut self, _member: u64, msg: Outbound, out: &mut Vec<Message>) {
+    fn encode(&mut self, member: u64, msg: Outbound, out: &mut Vec<Message>) {
         let frame = match msg {
+            msg @ (Outbound::TopicEvent(_)
+            | Outbound::TopicLatest(_)
+            | Outbound::TopicGap { .. }
+            | Outbound::TopicPresence(_)) => return self.topics.encode(member, msg, out),
             Outbound::Sync { doc, data } => Bytes::from(native::encode_sync_frame(&doc, &data)),
             Outbound::Update(b) => b.frame(SLOT_NATIVE, |b| {
                 let mut sync = Vec::with_capacity(b.payload.len() + 6);
@@ -337,12 +352,25 @@ impl Dialect for NativeDialect {
 
     fn on_access_changed(&mut self, changes: Vec<AccessChange>, out: &mut Vec<Message>) -> Flow {
         for c in changes {
+            if c.target == AccessTarget::Topic {
+                self.topics.ended(&c.key, c.reason, out);
+                continue;
+            }
             out.push(server_frame(&ServerFrame::Access {
                 doc: c.key.to_string(),
                 mode: access_mode(c.grant),
                 reason: Some(c.reason),
             }));
         }
+        Flow::Continue
+    }
+
+    fn has_work(&self) -> bool {
+        self.topics.replaying()
+    }
+
+    async fn work(&mut self, session: &mut Session, out: &mut Vec<Message>) -> Flow {
+        self.topics.step(session, out).await;
         Flow::Continue
     }
 

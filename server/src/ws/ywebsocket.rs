@@ -63,6 +63,13 @@ fn close_for(e: &EngineError) -> Flow {
         EngineError::AccessUnavailable(_) => close::UNAVAILABLE,
         EngineError::InvalidDocName(_) | EngineError::TooManyDocs(_) => close::PROTOCOL_ERROR,
         EngineError::DocNotOpen(_) | EngineError::DocAlreadyOpen(_) => close::INTERNAL_ERROR,
+        EngineError::Unavailable(_) => close::UNAVAILABLE,
+        // Topics are native-only; these never reach a y-websocket session.
+        EngineError::UnknownTopic(_)
+        | EngineError::NotSubscribed(_)
+        | EngineError::AlreadySubscribed(_)
+        | EngineError::TooManySubscriptions(_)
+        | EngineError::InvalidArgument(_) => close::PROTOCOL_ERROR,
     };
     Flow::Close(code, e.to_string())
 }
@@ -161,6 +168,11 @@ impl Dialect for YwsDialect {
                 write_var_bytes(&mut f, &b.payload);
                 f
             }),
+            // Topics are native-only.
+            Outbound::TopicEvent(_)
+            | Outbound::TopicLatest(_)
+            | Outbound::TopicGap { .. }
+            | Outbound::TopicPresence(_) => return,
         };
         out.push(Message::Binary(frame));
     }

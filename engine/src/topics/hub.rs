@@ -1,0 +1,443 @@
+//! The live side of topics on this node: which sessions follow each topic, and
+//! delivery of appended events to them in sequence order.
+//!
+//! A topic is *live* here while someone subscribes. Its [`LiveTopic`] knows the
+//! newest sequence number delivered (`head`); events are offered to it after
+//! their transaction commits, possibly out of order (two appenders commit 5 and
+//! 6, the second publishes first): an early event waits in `pending` until the
+//! ones before it arrive, and if they do not arrive soon (an appender that
+//! committed and then was cancelled before publishing) they are read back from
+//! the store. Subscribers therefore see every committed event once, in order.
+//!
+//! A subscriber first replays from the store (see `subscription.rs`) while not
+//! yet live; it goes live under the topic's lock only once it has read
+//! everything up to `head`, and from then on is skipped for events it already
+//! has. That is what makes the switch from replay to live free of gaps and
+//! duplicates.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use goonline_protocol::native::PresenceEntry;
+use sqlx::AnyPool;
+use tokio::sync::{Notify, OnceCell};
+
+use super::TopicEvent;
+use super::store;
+use crate::outbound::{Outbound, SessionTx};
+
+/// How long an early event waits for the ones before it before the hub reads
+/// them from the store.
+const REPAIR_AFTER: Duration = Duration::from_millis(100);
+
+/// Most events read back per repair round.
+const REPAIR_PAGE: u32 = 1000;
+
+/// An event shared by every subscriber it is delivered to; the wire frame is
+/// encoded once, by the first transport that sends it.
+#[derive(Debug)]
+pub struct TopicBroadcast {
+    /// The event.
+    pub event: TopicEvent,
+    frame: OnceLock<Bytes>,
+}
+
+impl TopicBroadcast {
+    /// Wraps `event`.
+    pub fn new(event: TopicEvent) -> Arc<TopicBroadcast> {
+        Arc::new(TopicBroadcast {
+            event,
+            frame: OnceLock::new(),
+        })
+    }
+
+    /// The wire frame, encoded by `encode` the first time it is asked for.
+    pub fn frame(&self, encode: impl FnOnce(&TopicEvent) -> Vec<u8>) -> Bytes {
+        self.frame
+            .get_or_init(|| Bytes::from(encode(&self.event)))
+            .clone()
+    }
+}
+
+/// A latest-value subscriber's one queued slot: newer values replace what the
+/// transport has not sent yet, so a slow subscriber gets the newest value, not
+/// a backlog.
+#[derive(Debug, Default)]
+pub struct LatestSlot {
+    value: Mutex<Option<Arc<TopicBroadcast>>>,
+}
+
+impl LatestSlot {
+    /// Takes the newest value not yet sent.
+    pub fn take(&self) -> Option<Arc<TopicBroadcast>> {
+        self.value.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Stores `b`; returns whether the slot was empty (so it must be queued).
+    fn put(&self, b: Arc<TopicBroadcast>) -> bool {
+        self.value
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(b)
+            .is_none()
+    }
+}
+
+/// A presence change shared by every subscriber it is sent to.
+#[derive(Debug)]
+pub struct PresenceBroadcast {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The changed entries.
+    pub entries: Vec<PresenceEntry>,
+}
+
+struct Sub {
+    tx: SessionTx,
+    /// Receives live events (false while replaying).
+    live: bool,
+    /// Events up to this one were already sent by the replay.
+    after: u64,
+    latest: Option<Arc<LatestSlot>>,
+}
+
+struct Presence {
+    member: u64,
+    user: String,
+    state: serde_json::Value,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct LiveState {
+    /// Newest sequence number delivered; `None` until read from the store.
+    head: Option<u64>,
+    pending: BTreeMap<u64, TopicEvent>,
+    subs: Vec<Sub>,
+    presence: Vec<Presence>,
+    /// Evicted: joiners must look the topic up again.
+    closed: bool,
+    repairing: bool,
+}
+
+/// What [`LiveTopic::go_live`] found.
+pub(crate) enum GoLive {
+    /// Live from now on; the current presence entries.
+    Live(Vec<PresenceEntry>),
+    /// Events up to `head` were delivered that the replay has not read yet.
+    Behind,
+}
+
+/// One topic that someone on this node follows.
+pub struct LiveTopic {
+    pub(crate) name: Arc<str>,
+    state: Mutex<LiveState>,
+    init: OnceCell<()>,
+    /// Fired whenever `head` moves.
+    pub(crate) advanced: Notify,
+    pool: AnyPool,
+    me: Weak<LiveTopic>,
+}
+
+impl LiveTopic {
+    fn lock(&self) -> MutexGuard<'_, LiveState> {
+        // No code panics while holding it; a poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads `head` from the store once (concurrent callers share the read).
+    pub(crate) async fn ensure_init(&self) -> Result<(), sqlx::Error> {
+        self.init
+            .get_or_try_init(|| async {
+                let (_, last) = store::bounds(&self.pool, &self.name).await?;
+                let mut st = self.lock();
+                st.head = Some(last);
+                st.pending.retain(|seq, _| *seq > last);
+                self.drain(&mut st);
+                self.advanced.notify_waiters();
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Adds a subscriber that is not live yet; `false` if the topic was evicted.
+    pub(crate) fn add_sub(&self, tx: SessionTx, latest_value: bool) -> bool {
+        let mut st = self.lock();
+        if st.closed {
+            return false;
+        }
+        st.subs.push(Sub {
+            tx,
+            live: false,
+            after: 0,
+            latest: latest_value.then(Arc::default),
+        });
+        true
+    }
+
+    /// Makes subscriber `member` live if it has read everything up to `head`.
+    pub(crate) fn go_live(&self, member: u64, cursor: u64) -> GoLive {
+        let mut st = self.lock();
+        match st.head {
+            Some(head) if head <= cursor => {}
+            _ => return GoLive::Behind,
+        }
+        if let Some(sub) = st.subs.iter_mut().find(|s| s.tx.id == member) {
+            sub.live = true;
+            sub.after = cursor;
+        }
+        let now = Instant::now();
+        GoLive::Live(
+            st.presence
+                .iter()
+                .filter(|p| p.expires > now)
+                .map(|p| PresenceEntry {
+                    client: p.member,
+                    user: p.user.clone(),
+                    state: p.state.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Removes subscriber `member` and its presence.
+    pub(crate) fn remove_sub(&self, member: u64) {
+        let mut st = self.lock();
+        st.subs.retain(|s| s.tx.id != member);
+        if let Some(i) = st.presence.iter().position(|p| p.member == member) {
+            let p = st.presence.swap_remove(i);
+            self.send_presence(&st, p.member, p.user, serde_json::Value::Null);
+        }
+    }
+
+    /// Sets (or with `Null` clears) `member`'s presence and tells the others.
+    pub(crate) fn set_presence(
+        &self,
+        member: u64,
+        user: &str,
+        state: serde_json::Value,
+        ttl: Duration,
+    ) {
+        let mut st = self.lock();
+        let existing = st.presence.iter().position(|p| p.member == member);
+        match (existing, state.is_null()) {
+            (Some(i), true) => {
+                st.presence.swap_remove(i);
+            }
+            (None, true) => return,
+            (Some(i), false) => {
+                st.presence[i].state = state.clone();
+                st.presence[i].expires = Instant::now() + ttl;
+            }
+            (None, false) => st.presence.push(Presence {
+                member,
+                user: user.to_string(),
+                state: state.clone(),
+                expires: Instant::now() + ttl,
+            }),
+        }
+        self.send_presence(&st, member, user.to_string(), state);
+    }
+
+    fn send_presence(&self, st: &LiveState, member: u64, user: String, state: serde_json::Value) {
+        let b = Arc::new(PresenceBroadcast {
+            topic: self.name.clone(),
+            entries: vec![PresenceEntry {
+                client: member,
+                user,
+                state,
+            }],
+        });
+        for s in st.subs.iter().filter(|s| s.live && s.tx.id != member) {
+            s.tx.send(Outbound::TopicPresence(b.clone()));
+        }
+    }
+
+    /// Offers an event committed to the store.
+    pub(crate) fn offer(&self, event: TopicEvent) {
+        let mut st = self.lock();
+        let Some(head) = st.head else {
+            st.pending.insert(event.seq, event);
+            return;
+        };
+        if event.seq <= head {
+            return;
+        }
+        st.pending.insert(event.seq, event);
+        self.drain(&mut st);
+        self.advanced.notify_waiters();
+    }
+
+    /// Delivers the pending events that follow `head`; if one is missing,
+    /// schedules a repair.
+    fn drain(&self, st: &mut LiveState) {
+        let Some(mut head) = st.head else { return };
+        while let Some(event) = st.pending.remove(&(head + 1)) {
+            head += 1;
+            deliver(&st.subs, event);
+        }
+        st.head = Some(head);
+        if !st.pending.is_empty() && !st.repairing {
+            st.repairing = true;
+            if let Some(me) = self.me.upgrade() {
+                tokio::spawn(repair(me));
+            }
+        }
+    }
+
+    /// Expires presence entries; returns whether the topic can be evicted
+    /// (nobody follows it and nothing waits), and if so marks it closed.
+    fn sweep(&self, now: Instant) -> bool {
+        let mut st = self.lock();
+        let mut expired = Vec::new();
+        st.presence.retain(|p| {
+            let keep = p.expires > now;
+            if !keep {
+                expired.push((p.member, p.user.clone()));
+            }
+            keep
+        });
+        for (member, user) in expired {
+            self.send_presence(&st, member, user, serde_json::Value::Null);
+        }
+        if st.subs.is_empty() && st.pending.is_empty() && !st.repairing {
+            st.closed = true;
+            return true;
+        }
+        false
+    }
+}
+
+fn deliver(subs: &[Sub], event: TopicEvent) {
+    let seq = event.seq;
+    let b = TopicBroadcast::new(event);
+    for s in subs.iter().filter(|s| s.live && s.after < seq) {
+        match &s.latest {
+            Some(slot) => {
+                if slot.put(b.clone()) {
+                    s.tx.send(Outbound::TopicLatest(slot.clone()));
+                }
+            }
+            None => {
+                s.tx.send(Outbound::TopicEvent(b.clone()));
+            }
+        }
+    }
+}
+
+/// Fills the hole before the earliest pending event from the store. Events the
+/// store no longer keeps (trimmed by retention in the meantime) are announced to
+/// live subscribers as a gap.
+async fn repair(topic: Arc<LiveTopic>) {
+    loop {
+        tokio::time::sleep(REPAIR_AFTER).await;
+        let (head, until) = {
+            let mut st = topic.lock();
+            match (st.head, st.pending.keys().next().copied()) {
+                (Some(head), Some(first)) if first > head + 1 => (head, first),
+                _ => {
+                    st.repairing = false;
+                    return;
+                }
+            }
+        };
+        let missing = (until - head - 1).min(u64::from(REPAIR_PAGE)) as u32;
+        match store::read_after(&topic.pool, &topic.name, head, missing).await {
+            Ok(events) => {
+                let mut st = topic.lock();
+                let first_found = events.first().map(|e| e.seq).unwrap_or(until);
+                if first_found > head + 1 && st.head == Some(head) {
+                    // Not kept any more: say so rather than skip silently.
+                    let (from, to) = (head + 1, first_found - 1);
+                    for s in st.subs.iter().filter(|s| s.live && s.after < to) {
+                        s.tx.send(Outbound::TopicGap {
+                            topic: topic.name.clone(),
+                            from: from.max(s.after + 1),
+                            to,
+                        });
+                    }
+                    st.head = Some(to);
+                }
+                for e in events.into_iter().filter(|e| e.seq < until) {
+                    st.pending.entry(e.seq).or_insert(e);
+                }
+                st.repairing = false;
+                topic.drain(&mut st);
+                topic.advanced.notify_waiters();
+                if st.repairing {
+                    // `drain` started another round.
+                    return;
+                }
+                if st.pending.is_empty() {
+                    return;
+                }
+                st.repairing = true;
+            }
+            Err(e) => {
+                tracing::warn!(topic = %topic.name, error = %e, "topic repair read failed; retrying");
+            }
+        }
+    }
+}
+
+/// Every live topic on this node.
+pub(crate) struct Hub {
+    topics: DashMap<Arc<str>, Arc<LiveTopic>>,
+    pool: AnyPool,
+}
+
+impl Hub {
+    pub(crate) fn new(pool: AnyPool) -> Hub {
+        Hub {
+            topics: DashMap::new(),
+            pool,
+        }
+    }
+
+    /// The live topic `name`, created if needed (not yet initialized).
+    pub(crate) fn topic(&self, name: &str) -> Arc<LiveTopic> {
+        if let Some(t) = self.topics.get(name) {
+            return t.clone();
+        }
+        self.topics
+            .entry(Arc::from(name))
+            .or_insert_with(|| {
+                Arc::new_cyclic(|me| LiveTopic {
+                    name: Arc::from(name),
+                    state: Mutex::new(LiveState::default()),
+                    init: OnceCell::new(),
+                    advanced: Notify::new(),
+                    pool: self.pool.clone(),
+                    me: me.clone(),
+                })
+            })
+            .clone()
+    }
+
+    /// Offers a committed event to its topic, if it is live here.
+    pub(crate) fn publish(&self, event: TopicEvent) {
+        if let Some(t) = self.topics.get(&*event.topic).map(|t| t.clone()) {
+            t.offer(event);
+        }
+    }
+
+    /// Expires presence and evicts topics nobody follows.
+    pub(crate) fn sweep(&self) {
+        let now = Instant::now();
+        let live: Vec<Arc<LiveTopic>> = self.topics.iter().map(|e| e.value().clone()).collect();
+        for t in live {
+            if t.sweep(now) {
+                self.topics.remove_if(&t.name, |_, v| Arc::ptr_eq(v, &t));
+            }
+        }
+    }
+
+    /// Topics live on this node.
+    pub(crate) fn len(&self) -> usize {
+        self.topics.len()
+    }
+}

@@ -1,0 +1,62 @@
+//! Topics on this server: the kinds every feature registers (with the
+//! retention the flags override), the topics service attached to the engine,
+//! the operations built on topics, and the operational metrics feed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use goonline_engine::Engine;
+use goonline_engine::access::AccessPolicy;
+use goonline_engine::audit::AuditLog;
+use goonline_engine::ops::OpsBuilder;
+use goonline_engine::sql_store::SqlStore;
+use goonline_engine::topics::feed::{METRICS_KIND, spawn_operational_feed};
+use goonline_engine::topics::{
+    OwnerAccess, Retention, TopicKind, TopicKinds, Topics, TopicsConfig,
+};
+
+use crate::config::TopicArgs;
+
+/// Starts the topics service and registers what is built on it.
+pub(crate) fn start(
+    args: &TopicArgs,
+    db: &SqlStore,
+    engine: &Engine,
+    _audit: &AuditLog,
+    _access: Arc<dyn AccessPolicy>,
+    ops: &mut OpsBuilder,
+) -> Topics {
+    let mut kinds = TopicKinds::new();
+    for (kind, retention) in &args.retention {
+        kinds.set_retention(kind, *retention);
+    }
+    kinds.register(TopicKind {
+        name: METRICS_KIND,
+        retention: Retention {
+            max_age: Some(Duration::from_secs(86_400)),
+            max_events: Some(1000),
+        },
+        latest_value: true,
+        access: OwnerAccess::new(db.clone()),
+    });
+    let topics = Topics::start(
+        db.clone(),
+        kinds,
+        TopicsConfig {
+            trim_interval: Duration::from_secs(args.trim_secs.max(1)),
+            max_subscriptions: args.max_subscriptions.max(1),
+            ..TopicsConfig::default()
+        },
+    );
+    engine.set_topics(topics.clone());
+    topics.register_ops(ops);
+    if args.metrics_feed_secs > 0 {
+        spawn_operational_feed(
+            &topics,
+            engine.metrics().clone(),
+            uuid::Uuid::now_v7().to_string(),
+            Duration::from_secs(args.metrics_feed_secs),
+        );
+    }
+    topics
+}
