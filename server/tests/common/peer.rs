@@ -22,6 +22,7 @@ use yrs::updates::encoder::Encode;
 use yrs::{Doc, GetString, Map, ReadTxn, StateVector, Text, Transact, Update};
 
 mod calls;
+mod topics;
 
 use super::{TestServer, WAIT};
 
@@ -288,6 +289,7 @@ impl Peer {
                         message: denied_reason.into(),
                         re: None,
                         doc: None,
+                        topic: None,
                     }),
                     YwsMessage::QueryAwareness => {}
                 }

@@ -1,0 +1,61 @@
+//! Bad input on topic frames: each gets an `error` naming the topic (or a
+//! `bad_frame` for a frame that does not decode), and the connection goes on.
+
+use goonline_engine::testing::{TestDb, each_backend};
+use goonline_protocol::native::{ClientFrame, ServerFrame};
+use serde_json::json;
+
+use crate::common::accounts::{Shop, server};
+use crate::common::{Peer, WAIT};
+
+fn has_error(p: &Peer, code: &str, topic: Option<&str>) -> bool {
+    p.errors.iter().any(|e| match e {
+        ServerFrame::Error { code: c, topic: t, .. } => {
+            c.as_str() == code && t.as_deref() == topic
+        }
+        _ => false,
+    })
+}
+
+pub async fn bad_topic_frames_get_clear_errors_and_the_connection_goes_on() {
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let server = server(db).await;
+        let shop = Shop::open(server.addr).await;
+        let mut p = Peer::native_signed_in(server.addr, Some(&shop.owner.access)).await;
+
+        // `since` that is not a number: the frame does not decode.
+        let raw = rmp_serde::to_vec_named(&json!({ "type": "sub", "topic": "x", "since": "yesterday" }))
+            .expect("encode");
+        p.send(raw).await;
+        assert!(p.until(WAIT, |p| has_error(p, "bad_frame", None)).await, "[{l}] {:?}", p.errors);
+
+        let unknown = format!("biz/{}/nosuchkind/x", shop.business);
+        assert!(!p.sub(&unknown, None).await, "[{l}]");
+        assert!(has_error(&p, "unknown_topic", Some(&unknown)), "[{l}] {:?}", p.errors);
+        assert!(!p.sub("no-namespace", None).await, "[{l}]");
+        assert!(has_error(&p, "unknown_topic", Some("no-namespace")), "[{l}]");
+        let other = "biz/someone-else/metrics/x";
+        assert!(!p.sub(other, None).await, "[{l}]");
+        assert!(has_error(&p, "forbidden", Some(other)), "[{l}] {:?}", p.errors);
+
+        let tile = format!("biz/{}/metrics/x", shop.business);
+        p.presence(&tile, json!({ "typing": true })).await;
+        assert!(p.until(WAIT, |p| has_error(p, "not_subscribed", Some(&tile))).await, "[{l}]");
+        p.unsub(&tile).await;
+        let count = |p: &Peer| p.errors.iter().filter(|e| matches!(e, ServerFrame::Error { code, .. } if code.as_str() == "not_subscribed")).count();
+        assert!(p.until(WAIT, |p| count(p) == 2).await, "[{l}]");
+        assert!(p.sub(&tile, None).await, "[{l}] a good sub still works");
+        assert!(!p.sub(&tile, None).await, "[{l}]");
+        assert!(has_error(&p, "already_subscribed", Some(&tile)), "[{l}]");
+        p.unsub(&tile).await;
+        assert!(
+            p.until(WAIT, |p| p.frames.iter().any(|f| matches!(f, ServerFrame::Unsubscribed { topic, .. } if *topic == tile))).await,
+            "[{l}] unsub is confirmed"
+        );
+        p.send(ClientFrame::Ping { ts: Some(7) }.encode()).await;
+        assert!(p.until(WAIT, |p| p.pongs == 1).await, "[{l}] still connected");
+        server.stop().await;
+    })
+    .await;
+}
