@@ -12,6 +12,9 @@
 //! - [`tenancy`]: businesses, members and roles; [`audit`]: the audit log.
 //! - [`topics`]: ordered durable streams (chat, comments, metrics), replayed
 //!   then live.
+//! - [`chat`]: chat panels (channels, direct chats, messages) on topics.
+//! - [`comments`]: comment threads on documents, anchored, resolvable, live on
+//!   each document's comments topic.
 //!
 //! Dependencies point one way: the server uses the engine, the engine uses the
 //! protocol crate, and never the other way round.
@@ -20,8 +23,10 @@ pub mod access;
 pub mod audit;
 pub mod awareness;
 pub mod bus;
+pub mod chat;
 mod clock;
 mod coalesce;
+pub mod comments;
 pub mod config;
 mod doc_apply;
 mod engine;
@@ -36,9 +41,9 @@ pub mod session;
 pub mod sql_store;
 pub mod store;
 pub mod tenancy;
-pub mod topics;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod topics;
 
 pub use clock::now_ms;
 pub use config::EngineConfig;
