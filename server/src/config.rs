@@ -178,6 +178,12 @@ pub struct TopicArgs {
     /// Most topic subscriptions one connection may hold.
     #[arg(long, env = "GOONLINE_MAX_SUBSCRIPTIONS", default_value_t = 256)]
     pub max_subscriptions: usize,
+    /// Chat messages one user may send per 10 seconds (a burst; refilled evenly).
+    #[arg(long, env = "GOONLINE_CHAT_SENDS_PER_10S", default_value_t = 20)]
+    pub chat_sends_per_10s: u32,
+    /// Chat edits and reactions one user may make per 10 seconds.
+    #[arg(long, env = "GOONLINE_CHAT_ACTIONS_PER_10S", default_value_t = 60)]
+    pub chat_actions_per_10s: u32,
     /// Seconds between samples of this node's operational metrics published to
     /// `platform/metrics` for platform admins (0: none).
     #[arg(long, env = "GOONLINE_METRICS_FEED_SECS", default_value_t = 5)]

@@ -1,6 +1,7 @@
-//! Topics on this server: the kinds every feature registers (with the
-//! retention the flags override), the topics service attached to the engine,
-//! the operations built on topics, and the operational metrics feed.
+//! Topics on this server: the kinds every feature registers (chat, comments,
+//! metrics; with the retention the flags override), the topics service
+//! attached to the engine, the operations built on topics (history, chat,
+//! comments), and the operational metrics feed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,8 @@ use std::time::Duration;
 use goonline_engine::Engine;
 use goonline_engine::access::AccessPolicy;
 use goonline_engine::audit::AuditLog;
+use goonline_engine::chat::{self, Chat, ChatLimits};
+use goonline_engine::comments::{self, Comments};
 use goonline_engine::ops::OpsBuilder;
 use goonline_engine::sql_store::SqlStore;
 use goonline_engine::topics::feed::{METRICS_KIND, spawn_operational_feed};
@@ -22,14 +25,16 @@ pub(crate) fn start(
     args: &TopicArgs,
     db: &SqlStore,
     engine: &Engine,
-    _audit: &AuditLog,
-    _access: Arc<dyn AccessPolicy>,
+    audit: &AuditLog,
+    access: Arc<dyn AccessPolicy>,
     ops: &mut OpsBuilder,
 ) -> Topics {
     let mut kinds = TopicKinds::new();
     for (kind, retention) in &args.retention {
         kinds.set_retention(kind, *retention);
     }
+    chat::register_kinds(&mut kinds, db);
+    comments::register_kinds(&mut kinds, access.clone());
     kinds.register(TopicKind {
         name: METRICS_KIND,
         retention: Retention {
@@ -50,6 +55,14 @@ pub(crate) fn start(
     );
     engine.set_topics(topics.clone());
     topics.register_ops(ops);
+    let limits = ChatLimits {
+        send_burst: args.chat_sends_per_10s.max(1),
+        send_window: Duration::from_secs(10),
+        action_burst: args.chat_actions_per_10s.max(1),
+        action_window: Duration::from_secs(10),
+    };
+    Chat::with_limits(db.clone(), topics.clone(), audit.clone(), limits).register_ops(ops);
+    Comments::new(db.clone(), topics.clone(), access).register_ops(ops);
     if args.metrics_feed_secs > 0 {
         spawn_operational_feed(
             &topics,

@@ -10,9 +10,9 @@ use crate::common::{Peer, WAIT};
 
 fn has_error(p: &Peer, code: &str, topic: Option<&str>) -> bool {
     p.errors.iter().any(|e| match e {
-        ServerFrame::Error { code: c, topic: t, .. } => {
-            c.as_str() == code && t.as_deref() == topic
-        }
+        ServerFrame::Error {
+            code: c, topic: t, ..
+        } => c.as_str() == code && t.as_deref() == topic,
         _ => false,
     })
 }

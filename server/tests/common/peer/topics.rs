@@ -28,9 +28,9 @@ impl Peer {
         };
         self.until(WAIT, |p| {
             live(p)
-                || p.errors[errors..].iter().any(
-                    |e| matches!(e, ServerFrame::Error { topic: Some(t), .. } if *t == topic),
-                )
+                || p.errors[errors..]
+                    .iter()
+                    .any(|e| matches!(e, ServerFrame::Error { topic: Some(t), .. } if *t == topic))
         })
         .await;
         live(self)
@@ -50,7 +50,10 @@ impl Peer {
             .iter()
             .filter_map(|f| match f {
                 ServerFrame::Event {
-                    topic: t, seq, data, ..
+                    topic: t,
+                    seq,
+                    data,
+                    ..
                 } if t == topic => Some((*seq, data.clone())),
                 _ => None,
             })
@@ -59,7 +62,10 @@ impl Peer {
 
     /// The sequence numbers of the events of `topic`, in arrival order.
     pub fn topic_seqs(&self, topic: &str) -> Vec<u64> {
-        self.topic_events(topic).into_iter().map(|(s, _)| s).collect()
+        self.topic_events(topic)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
     }
 
     /// Waits until `n` events of `topic` arrived.
@@ -69,7 +75,13 @@ impl Peer {
 
     /// Sends `unsub`.
     pub async fn unsub(&mut self, topic: &str) {
-        self.send(ClientFrame::Unsub { topic: topic.into() }.encode()).await;
+        self.send(
+            ClientFrame::Unsub {
+                topic: topic.into(),
+            }
+            .encode(),
+        )
+        .await;
     }
 
     /// Sends `presence`.
