@@ -77,9 +77,12 @@ async fn native_bad_frames_get_error_frames_and_the_connection_goes_on() {
         next_error(&mut p).await,
         (ErrorCode::UnknownType, Some(5), None)
     );
-    // A reserved type from a later version.
+    // A topic subscription without its topic.
     p.send(rmp_map_type_only("sub", Some(6))).await;
-    assert_eq!(next_error(&mut p).await.0, ErrorCode::UnknownType);
+    assert_eq!(
+        next_error(&mut p).await,
+        (ErrorCode::BadFrame, Some(6), None)
+    );
     // A known type with a missing field.
     p.send(rmp_map_type_only("open", Some(7))).await;
     assert_eq!(
