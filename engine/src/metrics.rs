@@ -102,6 +102,17 @@ pub struct Metrics {
     pub store_commit_seconds: Histogram,
     /// Log entries per group commit (sum; divide by the histogram count).
     pub store_commit_writes: AtomicU64,
+    /// Topic subscriptions held on this node (replaying or live).
+    pub topic_subscriptions: AtomicI64,
+    /// Topic events offered to this node's subscribers after their commit.
+    pub topic_events_published: AtomicU64,
+    /// Topic events queued to live subscribers (one per subscriber).
+    pub topic_events_delivered: AtomicU64,
+    /// Topic events sent by replays from the store.
+    pub topic_events_replayed: AtomicU64,
+    /// Times a topic read back from the store events that were committed but
+    /// not (yet) announced.
+    pub topic_repairs: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -258,5 +269,35 @@ impl Metrics {
             "Latency of one group commit.",
             out,
         );
+        gauge(
+            out,
+            "goonline_topic_subscriptions",
+            "Topic subscriptions held (replaying or live).",
+            self.topic_subscriptions.load(Ordering::Relaxed),
+        );
+        for (name, help, c) in [
+            (
+                "goonline_topic_events_published_total",
+                "Topic events offered to subscribers after their commit.",
+                &self.topic_events_published,
+            ),
+            (
+                "goonline_topic_events_delivered_total",
+                "Topic events queued to live subscribers.",
+                &self.topic_events_delivered,
+            ),
+            (
+                "goonline_topic_events_replayed_total",
+                "Topic events sent by replays from the store.",
+                &self.topic_events_replayed,
+            ),
+            (
+                "goonline_topic_repairs_total",
+                "Reads of committed topic events that were not announced in time.",
+                &self.topic_repairs,
+            ),
+        ] {
+            counter(out, name, help, c);
+        }
     }
 }

@@ -44,7 +44,7 @@ pub(crate) fn start(
         latest_value: true,
         access: OwnerAccess::new(db.clone()),
     });
-    let topics = Topics::start(
+    let topics = Topics::start_counted(
         db.clone(),
         kinds,
         TopicsConfig {
@@ -52,6 +52,7 @@ pub(crate) fn start(
             max_subscriptions: args.max_subscriptions.max(1),
             ..TopicsConfig::default()
         },
+        engine.metrics().clone(),
     );
     engine.set_topics(topics.clone());
     topics.register_ops(ops);

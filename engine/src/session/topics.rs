@@ -101,7 +101,15 @@ impl Session {
             .sub_position(topic)
             .ok_or_else(|| EngineError::NotSubscribed(topic.to_string()))?;
         match self.subs[i].step(&topics).await {
-            Ok(step) => Ok(step),
+            Ok(step) => {
+                if let ReplayStep::Batch { events, .. } = &step {
+                    crate::metrics::add(
+                        &topics.metrics().topic_events_replayed,
+                        events.len() as u64,
+                    );
+                }
+                Ok(step)
+            }
             Err(e) => {
                 self.subs.swap_remove(i);
                 Err(topic_error(e))

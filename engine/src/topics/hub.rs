@@ -27,6 +27,7 @@ use tokio::sync::{Notify, OnceCell};
 
 use super::TopicEvent;
 use super::store;
+use crate::metrics::{Metrics, add, inc};
 use crate::outbound::{Outbound, SessionTx};
 
 /// How long an early event waits for the ones before it before the hub reads
@@ -139,6 +140,7 @@ pub struct LiveTopic {
     /// Fired whenever `head` moves.
     pub(crate) advanced: Notify,
     pool: AnyPool,
+    metrics: Arc<Metrics>,
     me: Weak<LiveTopic>,
 }
 
@@ -176,6 +178,9 @@ impl LiveTopic {
             after: 0,
             latest: latest_value.then(Arc::default),
         });
+        self.metrics
+            .topic_subscriptions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         true
     }
 
@@ -207,7 +212,13 @@ impl LiveTopic {
     /// Removes subscriber `member` and its presence.
     pub(crate) fn remove_sub(&self, member: u64) {
         let mut st = self.lock();
+        let before = st.subs.len();
         st.subs.retain(|s| s.tx.id != member);
+        if st.subs.len() < before {
+            self.metrics
+                .topic_subscriptions
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(i) = st.presence.iter().position(|p| p.member == member) {
             let p = st.presence.swap_remove(i);
             self.send_presence(&st, p.member, p.user, serde_json::Value::Null);
@@ -278,7 +289,10 @@ impl LiveTopic {
         let Some(mut head) = st.head else { return };
         while let Some(event) = st.pending.remove(&(head + 1)) {
             head += 1;
-            deliver(&st.subs, event);
+            add(
+                &self.metrics.topic_events_delivered,
+                deliver(&st.subs, event),
+            );
         }
         st.head = Some(head);
         if !st.pending.is_empty() && !st.repairing {
@@ -312,10 +326,14 @@ impl LiveTopic {
     }
 }
 
-fn deliver(subs: &[Sub], event: TopicEvent) {
+/// Queues `event` to every live subscriber that does not have it yet; returns
+/// how many.
+fn deliver(subs: &[Sub], event: TopicEvent) -> u64 {
     let seq = event.seq;
     let b = TopicBroadcast::new(event);
+    let mut n = 0;
     for s in subs.iter().filter(|s| s.live && s.after < seq) {
+        n += 1;
         match &s.latest {
             Some(slot) => {
                 if slot.put(b.clone()) {
@@ -327,6 +345,7 @@ fn deliver(subs: &[Sub], event: TopicEvent) {
             }
         }
     }
+    n
 }
 
 /// Fills the hole before the earliest pending event from the store. Events the
@@ -346,6 +365,7 @@ async fn repair(topic: Arc<LiveTopic>) {
             }
         };
         let missing = (until - head - 1).min(u64::from(REPAIR_PAGE)) as u32;
+        inc(&topic.metrics.topic_repairs);
         match store::read_after(&topic.pool, &topic.name, head, missing).await {
             Ok(events) => {
                 let mut st = topic.lock();
@@ -388,14 +408,20 @@ async fn repair(topic: Arc<LiveTopic>) {
 pub(crate) struct Hub {
     topics: DashMap<Arc<str>, Arc<LiveTopic>>,
     pool: AnyPool,
+    metrics: Arc<Metrics>,
 }
 
 impl Hub {
-    pub(crate) fn new(pool: AnyPool) -> Hub {
+    pub(crate) fn new(pool: AnyPool, metrics: Arc<Metrics>) -> Hub {
         Hub {
             topics: DashMap::new(),
             pool,
+            metrics,
         }
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The live topic `name`, created if needed (not yet initialized).
@@ -412,6 +438,7 @@ impl Hub {
                     init: OnceCell::new(),
                     advanced: Notify::new(),
                     pool: self.pool.clone(),
+                    metrics: self.metrics.clone(),
                     me: me.clone(),
                 })
             })
@@ -420,6 +447,7 @@ impl Hub {
 
     /// Offers a committed event to its topic, if it is live here.
     pub(crate) fn publish(&self, event: TopicEvent) {
+        inc(&self.metrics.topic_events_published);
         if let Some(t) = self.topics.get(&*event.topic).map(|t| t.clone()) {
             t.offer(event);
         }

@@ -34,6 +34,7 @@ pub use name::{Owner, TopicName};
 
 use crate::access::Principal;
 use crate::clock::now_ms;
+use crate::metrics::Metrics;
 use crate::sql_store::SqlStore;
 
 /// One event of a topic.
@@ -143,8 +144,18 @@ impl Topics {
     /// Topics on `db` with the registered `kinds`; starts the housekeeping
     /// (presence expiry, eviction, retention), which ends with the last clone.
     pub fn start(db: SqlStore, kinds: TopicKinds, config: TopicsConfig) -> Topics {
+        Topics::start_counted(db, kinds, config, Arc::default())
+    }
+
+    /// Like [`Topics::start`], counting into `metrics` (the engine's).
+    pub fn start_counted(
+        db: SqlStore,
+        kinds: TopicKinds,
+        config: TopicsConfig,
+        metrics: Arc<Metrics>,
+    ) -> Topics {
         let inner = Arc::new(Inner {
-            hub: hub::Hub::new(db.pool().clone()),
+            hub: hub::Hub::new(db.pool().clone(), metrics),
             db,
             kinds,
             config,
@@ -258,6 +269,10 @@ impl Topics {
     /// when it has no events).
     pub async fn bounds(&self, topic: &str) -> Result<(u64, u64), TopicError> {
         Ok(store::bounds(self.inner.db.pool(), topic).await?)
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        self.inner.hub.metrics()
     }
 
     pub(crate) fn hub(&self) -> &hub::Hub {
