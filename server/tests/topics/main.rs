@@ -46,3 +46,8 @@ async fn an_old_since_gets_a_gap_and_removal_ends_the_subscription() {
 async fn a_resend_after_reconnect_is_one_message_and_typing_is_shared() {
     chat_live::a_resend_after_reconnect_is_one_message_and_typing_is_shared().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_messages_is_rate_limited_and_every_accepted_one_is_kept() {
+    bad_input::a_flood_of_messages_is_rate_limited_and_every_accepted_one_is_kept().await;
+}
