@@ -7,105 +7,14 @@
 
 mod support;
 
-use std::time::Duration;
-
-use goonline_engine::chat::{self, Chat};
 use goonline_engine::ops::OpError;
 use goonline_engine::testing::{TestDb, each_backend};
-use goonline_engine::topics::TopicsConfig;
 use serde_json::{Value, json};
-use support::WAIT;
-use support::tenancy_world::{World, code, user, world_with};
-use support::topic_client::{Follower, Seen};
-
-/// A shop with one member per role, a second agent, and an outsider.
-struct Shop {
-    w: World,
-    business: String,
-    owner: String,
-    admin: String,
-    agent: String,
-    agent2: String,
-    viewer: String,
-    outsider: String,
-}
-
-async fn shop(db: &TestDb) -> Shop {
-    let w = world_with(
-        db,
-        TopicsConfig::default(),
-        chat::register_kinds,
-        |ops, parts| {
-            Chat::new(parts.db.clone(), parts.topics.clone(), parts.audit.clone()).register_ops(ops)
-        },
-    )
-    .await;
-    let owner = user(&w, "owner").await;
-    let admin = user(&w, "admin").await;
-    let agent = user(&w, "agent").await;
-    let agent2 = user(&w, "agent2").await;
-    let viewer = user(&w, "viewer").await;
-    let outsider = user(&w, "outsider").await;
-    let business = w
-        .shop(
-            &owner,
-            &[
-                ("admin", "admin"),
-                ("agent", "agent"),
-                ("agent2", "agent"),
-                ("viewer", "viewer"),
-            ],
-        )
-        .await;
-    Shop {
-        w,
-        business,
-        owner,
-        admin,
-        agent,
-        agent2,
-        viewer,
-        outsider,
-    }
-}
+use support::chat_world::{Shop, s, settle, shop};
+use support::tenancy_world::code;
+use support::topic_client::Follower;
 
 impl Shop {
-    /// Creates channel `name` as `who`: (chat id, topic).
-    async fn channel(&self, who: &str, name: &str) -> (String, String) {
-        let c = self
-            .w
-            .call(
-                who,
-                "chat.channel.create",
-                json!({ "business_id": self.business, "name": name }),
-            )
-            .await
-            .expect("channel created");
-        (s(&c["id"]), s(&c["topic"]))
-    }
-
-    async fn send(
-        &self,
-        who: &str,
-        chat: &str,
-        client_id: &str,
-        body: &str,
-    ) -> Result<Value, OpError> {
-        self.w
-            .call(
-                who,
-                "chat.send",
-                json!({ "chat_id": chat, "client_id": client_id, "body": body }),
-            )
-            .await
-    }
-
-    async fn history(&self, who: &str, chat: &str) -> Result<Value, OpError> {
-        self.w
-            .call(who, "chat.history", json!({ "chat_id": chat }))
-            .await
-    }
-
     async fn react(&self, who: &str, message: &str, emoji: &str, on: bool) -> Value {
         self.w
             .call(
@@ -116,27 +25,6 @@ impl Shop {
             .await
             .expect("react")
     }
-}
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
-
-/// Waits until `follower` has seen `n` events on `topic`, then a moment more
-/// for any it should not get; true if it saw exactly `n`.
-async fn settle(follower: &mut Follower, topic: &str, n: usize) -> bool {
-    let count = |seen: &[Seen]| {
-        seen.iter()
-            .filter(|x| matches!(x, Seen::Event { topic: t, .. } if t == topic))
-            .count()
-    };
-    follower.until(WAIT, |seen| count(seen) >= n).await;
-    follower
-        .until(Duration::from_millis(200), |seen| count(seen) > n)
-        .await;
-    follower.seqs(topic).len() == n
 }
 
 fn types(data: &[Value]) -> Vec<String> {

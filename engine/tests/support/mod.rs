@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod chat_world;
 pub mod comments_world;
 pub mod tenancy_world;
 pub mod topic_client;
