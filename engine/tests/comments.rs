@@ -58,14 +58,7 @@ async fn threads_are_created_replied_resolved_reopened_and_listed_live() {
         assert_eq!(r["author_id"], json!(admin), "[{l}]");
 
         // A second thread on the whole document (no anchor).
-        let t2 = w
-            .call(
-                &admin,
-                "comment.thread.create",
-                json!({ "doc": doc, "body": "Ready to publish?" }),
-            )
-            .await
-            .expect("second thread");
+        let t2 = create_thread(&w, &admin, &doc, "Ready to publish?").await;
         assert_eq!(t2["anchor"], Value::Null, "[{l}]");
 
         let resolved = w
@@ -188,14 +181,7 @@ async fn viewers_read_and_follow_comments_but_cannot_write_them() {
         let (w, b, owner, _, viewer, _) = shop_world(&db).await;
         let doc = format!("biz/{b}/inventory");
         let topic = comment_topic(&doc).expect("topic");
-        let t = w
-            .call(
-                &owner,
-                "comment.thread.create",
-                json!({ "doc": doc, "body": "Count the rice" }),
-            )
-            .await
-            .expect("create");
+        let t = create_thread(&w, &owner, &doc, "Count the rice").await;
         let thread = s(&t, "id");
 
         let list = w

@@ -19,14 +19,7 @@ async fn non_members_get_not_found_and_cannot_subscribe() {
         let (w, b, owner, _, _, outsider) = shop_world(&db).await;
         let doc = format!("biz/{b}/inventory");
         let topic = comment_topic(&doc).expect("topic");
-        let t = w
-            .call(
-                &owner,
-                "comment.thread.create",
-                json!({ "doc": doc, "body": "secret" }),
-            )
-            .await
-            .expect("create");
+        let t = create_thread(&w, &owner, &doc, "secret").await;
         let thread = s(&t, "id");
         let comment = s(&t["comments"][0], "id");
 
@@ -111,14 +104,7 @@ async fn only_the_author_edits_and_deletes_and_a_deleted_comment_is_a_tombstone(
         let (w, b, owner, admin, _, _) = shop_world(&db).await;
         let doc = format!("biz/{b}/inventory");
         let topic = comment_topic(&doc).expect("topic");
-        let t = w
-            .call(
-                &owner,
-                "comment.thread.create",
-                json!({ "doc": doc, "body": "first" }),
-            )
-            .await
-            .expect("create");
+        let t = create_thread(&w, &owner, &doc, "first").await;
         let thread = s(&t, "id");
         let r = w
             .call(

@@ -68,3 +68,14 @@ pub fn types(f: &Follower, topic: &str) -> Vec<String> {
 pub async fn last_seq(w: &World, topic: &str) -> u64 {
     w.topics.bounds(topic).await.expect("bounds").1
 }
+
+/// `who` opens a thread on `doc` with `body`; returns the thread.
+pub async fn create_thread(w: &World, who: &str, doc: &str, body: &str) -> Value {
+    w.call(
+        who,
+        "comment.thread.create",
+        serde_json::json!({ "doc": doc, "body": body }),
+    )
+    .await
+    .expect("thread created")
+}
