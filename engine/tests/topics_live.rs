@@ -281,3 +281,45 @@ async fn an_event_committed_but_never_announced_still_reaches_subscribers_in_ord
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_announced_out_of_order_are_delivered_in_order_once() {
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let w = feed_world(&db).await;
+        let owner = user(&w, "owner").await;
+        let b = w.shop(&owner, &[]).await;
+        let topic = format!("biz/{b}/feed/x");
+        let mut f = Follower::connect(&w.engine, &owner);
+        f.subscribe(&topic, None).await.expect("subscribe");
+        let mut appended = Vec::new();
+        for n in 1..=3 {
+            let mut tx = w.db.pool().begin().await.expect("begin");
+            appended.push(
+                w.topics
+                    .append_in(&mut tx, &topic, json!({ "n": n }))
+                    .await
+                    .expect("append"),
+            );
+            tx.commit().await.expect("commit");
+        }
+        // Two appenders finished in the other order, and one announced twice.
+        let third = appended.pop().expect("3");
+        let second = appended.pop().expect("2");
+        let first = appended.pop().expect("1");
+        let again = goonline_engine::topics::Appended(first.0.clone());
+        w.topics.publish(third);
+        w.topics.publish(second);
+        f.pump();
+        assert!(
+            f.seqs(&topic).is_empty(),
+            "[{l}] nothing before 1: {:?}",
+            f.seen
+        );
+        w.topics.publish(first);
+        w.topics.publish(again);
+        f.pump();
+        assert_eq!(f.seqs(&topic), vec![1, 2, 3], "[{l}] in order, once each");
+    })
+    .await;
+}

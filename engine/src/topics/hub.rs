@@ -37,6 +37,10 @@ const REPAIR_AFTER: Duration = Duration::from_millis(100);
 /// Most events read back per repair round.
 const REPAIR_PAGE: u32 = 1000;
 
+/// Most early events held per topic. Past it the oldest are dropped: they are
+/// in the store, and the hole they leave is repaired from there.
+const MAX_PENDING: usize = 10_000;
+
 /// An event shared by every subscriber it is delivered to; the wire frame is
 /// encoded once, by the first transport that sends it.
 #[derive(Debug)]
@@ -271,22 +275,30 @@ impl LiveTopic {
     /// Offers an event committed to the store.
     pub(crate) fn offer(&self, event: TopicEvent) {
         let mut st = self.lock();
-        let Some(head) = st.head else {
-            st.pending.insert(event.seq, event);
-            return;
-        };
-        if event.seq <= head {
+        if st.head.is_some_and(|head| event.seq <= head) {
             return;
         }
         st.pending.insert(event.seq, event);
-        self.drain(&mut st);
-        self.advanced.notify_waiters();
+        if st.pending.len() > MAX_PENDING {
+            st.pending.pop_first();
+        }
+        if st.head.is_some() {
+            self.drain(&mut st);
+            self.advanced.notify_waiters();
+        }
     }
 
     /// Delivers the pending events that follow `head`; if one is missing,
     /// schedules a repair.
     fn drain(&self, st: &mut LiveState) {
         let Some(mut head) = st.head else { return };
+        while st
+            .pending
+            .first_key_value()
+            .is_some_and(|(seq, _)| *seq <= head)
+        {
+            st.pending.pop_first();
+        }
         while let Some(event) = st.pending.remove(&(head + 1)) {
             head += 1;
             add(
@@ -304,7 +316,8 @@ impl LiveTopic {
     }
 
     /// Expires presence entries; returns whether the topic can be evicted
-    /// (nobody follows it and nothing waits), and if so marks it closed.
+    /// (nobody follows it: what it holds is in the store), and if so marks it
+    /// closed.
     fn sweep(&self, now: Instant) -> bool {
         let mut st = self.lock();
         let mut expired = Vec::new();
@@ -318,8 +331,9 @@ impl LiveTopic {
         for (member, user) in expired {
             self.send_presence(&st, member, user, serde_json::Value::Null);
         }
-        if st.subs.is_empty() && st.pending.is_empty() && !st.repairing {
+        if st.subs.is_empty() {
             st.closed = true;
+            st.pending.clear();
             return true;
         }
         false
