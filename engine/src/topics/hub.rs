@@ -26,6 +26,7 @@ use sqlx::AnyPool;
 use tokio::sync::{Notify, OnceCell};
 
 use super::TopicEvent;
+use super::presence::{PresenceBroadcast, Presences, expiry};
 use super::store;
 use crate::metrics::{Metrics, add, inc};
 use crate::outbound::{Outbound, SessionTx};
@@ -91,15 +92,6 @@ impl LatestSlot {
     }
 }
 
-/// A presence change shared by every subscriber it is sent to.
-#[derive(Debug)]
-pub struct PresenceBroadcast {
-    /// The topic.
-    pub topic: Arc<str>,
-    /// The changed entries.
-    pub entries: Vec<PresenceEntry>,
-}
-
 struct Sub {
     tx: SessionTx,
     /// Receives live events (false while replaying).
@@ -109,20 +101,13 @@ struct Sub {
     latest: Option<Arc<LatestSlot>>,
 }
 
-struct Presence {
-    member: u64,
-    user: String,
-    state: serde_json::Value,
-    expires: Instant,
-}
-
 #[derive(Default)]
 struct LiveState {
     /// Newest sequence number delivered; `None` until read from the store.
     head: Option<u64>,
     pending: BTreeMap<u64, TopicEvent>,
     subs: Vec<Sub>,
-    presence: Vec<Presence>,
+    presence: Presences,
     /// Evicted: joiners must look the topic up again.
     closed: bool,
     repairing: bool,
@@ -199,18 +184,7 @@ impl LiveTopic {
             sub.live = true;
             sub.after = cursor;
         }
-        let now = Instant::now();
-        GoLive::Live(
-            st.presence
-                .iter()
-                .filter(|p| p.expires > now)
-                .map(|p| PresenceEntry {
-                    client: p.member,
-                    user: p.user.clone(),
-                    state: p.state.clone(),
-                })
-                .collect(),
-        )
+        GoLive::Live(st.presence.snapshot(Instant::now()))
     }
 
     /// Removes subscriber `member` and its presence.
@@ -223,9 +197,8 @@ impl LiveTopic {
                 .topic_subscriptions
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
-        if let Some(i) = st.presence.iter().position(|p| p.member == member) {
-            let p = st.presence.swap_remove(i);
-            self.send_presence(&st, p.member, p.user, serde_json::Value::Null);
+        if let Some(change) = st.presence.remove(member) {
+            self.send_presence(&st, change);
         }
     }
 
@@ -238,34 +211,17 @@ impl LiveTopic {
         ttl: Duration,
     ) {
         let mut st = self.lock();
-        let existing = st.presence.iter().position(|p| p.member == member);
-        match (existing, state.is_null()) {
-            (Some(i), true) => {
-                st.presence.swap_remove(i);
-            }
-            (None, true) => return,
-            (Some(i), false) => {
-                st.presence[i].state = state.clone();
-                st.presence[i].expires = Instant::now() + ttl;
-            }
-            (None, false) => st.presence.push(Presence {
-                member,
-                user: user.to_string(),
-                state: state.clone(),
-                expires: Instant::now() + ttl,
-            }),
+        if let Some(change) = st.presence.set(member, user, state, expiry(ttl)) {
+            self.send_presence(&st, change);
         }
-        self.send_presence(&st, member, user.to_string(), state);
     }
 
-    fn send_presence(&self, st: &LiveState, member: u64, user: String, state: serde_json::Value) {
+    /// Tells the topic's other live subscribers about `change`.
+    fn send_presence(&self, st: &LiveState, change: PresenceEntry) {
+        let member = change.client;
         let b = Arc::new(PresenceBroadcast {
             topic: self.name.clone(),
-            entries: vec![PresenceEntry {
-                client: member,
-                user,
-                state,
-            }],
+            entries: vec![change],
         });
         for s in st.subs.iter().filter(|s| s.live && s.tx.id != member) {
             s.tx.send(Outbound::TopicPresence(b.clone()));
@@ -320,16 +276,8 @@ impl LiveTopic {
     /// closed.
     fn sweep(&self, now: Instant) -> bool {
         let mut st = self.lock();
-        let mut expired = Vec::new();
-        st.presence.retain(|p| {
-            let keep = p.expires > now;
-            if !keep {
-                expired.push((p.member, p.user.clone()));
-            }
-            keep
-        });
-        for (member, user) in expired {
-            self.send_presence(&st, member, user, serde_json::Value::Null);
+        for change in st.presence.expire(now) {
+            self.send_presence(&st, change);
         }
         if st.subs.is_empty() {
             st.closed = true;

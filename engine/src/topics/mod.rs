@@ -6,6 +6,7 @@
 //! - [`kinds`]: what a kind decides: access, retention, latest-value.
 //! - `store`: the SQL (`topics`, `topic_events`).
 //! - `hub`: live delivery on this node, in sequence order.
+//! - [`presence`]: ephemeral per-connection states in a topic.
 //! - [`subscription`]: a session's subscription: replay, then live.
 //! - [`ops`]: `topic.events`, history pages for clients that are not connected.
 //! - [`feed`]: metric samples for latest-value topics, and the server's own.
@@ -19,6 +20,7 @@ mod hub;
 pub mod kinds;
 pub mod name;
 pub mod ops;
+pub mod presence;
 mod store;
 pub mod subscription;
 
@@ -28,9 +30,10 @@ use std::time::Duration;
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-pub use hub::{LatestSlot, PresenceBroadcast, TopicBroadcast};
+pub use hub::{LatestSlot, TopicBroadcast};
 pub use kinds::{OwnerAccess, Retention, TopicAccess, TopicKind, TopicKinds, TopicRefusal};
 pub use name::{Owner, TopicName};
+pub use presence::PresenceBroadcast;
 
 use crate::access::Principal;
 use crate::clock::now_ms;
