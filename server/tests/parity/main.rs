@@ -43,8 +43,8 @@ use serde_json::Value;
 
 use bad_input::bad_input;
 use cases::{
-    business_reads_and_changes, demotion, endings, invitations, members, own_account,
-    platform_admin, registration, sign_in_and_out,
+    business_reads_and_changes, chat, comments, demotion, endings, invitations, members,
+    own_account, platform_admin, registration, sign_in_and_out,
 };
 use doors::Sockets;
 use runner::Parity;
@@ -121,6 +121,8 @@ async fn every_operation_gives_the_same_answer_over_rest_and_the_socket() {
             let twins = Box::pin(registration(&mut p, &w)).await;
             Box::pin(own_account(&mut p, &w)).await;
             Box::pin(business_reads_and_changes(&mut p, &w)).await;
+            Box::pin(chat(&mut p, &w)).await;
+            Box::pin(comments(&mut p, &w)).await;
             Box::pin(members(&mut p, &w, &twins)).await;
             Box::pin(invitations(&mut p, &w, &twins)).await;
             Box::pin(platform_admin(&mut p, &w, &twins)).await;

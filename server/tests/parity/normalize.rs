@@ -18,12 +18,15 @@ const ALWAYS_VOLATILE: [&str; 6] = [
 ];
 
 /// Times that differ between twin targets made at different moments.
-const TIMES: [&str; 5] = [
+const TIMES: [&str; 8] = [
     "created_at",
     "updated_at",
     "last_used_at",
     "revoked_at",
     "at",
+    "edited_at",
+    "deleted_at",
+    "resolved_at",
 ];
 
 fn substitute(s: &str, subs: &[(String, String)]) -> String {

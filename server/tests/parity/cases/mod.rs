@@ -4,6 +4,8 @@
 
 mod account;
 mod business;
+mod chat;
+mod comments;
 mod endings;
 mod invitations;
 mod members;
@@ -12,8 +14,18 @@ mod sessions;
 
 pub use account::{own_account, registration};
 pub use business::business_reads_and_changes;
+pub use chat::chat;
+pub use comments::comments;
 pub use endings::endings;
 pub use invitations::invitations;
 pub use members::members;
 pub use platform::{demotion, platform_admin};
 pub use sessions::sign_in_and_out;
+
+/// The string at `pointer` in `v`.
+pub fn str_at(v: &serde_json::Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_else(|| panic!("no {pointer} in {v}"))
+        .to_string()
+}
