@@ -115,7 +115,7 @@ where
     let mut ops = OpsBuilder::new();
     identity.register_ops(&mut ops);
     tenancy.register_ops(&mut ops);
-    topics::start(&args.topics, &db, &engine, &audit, access, &mut ops);
+    topics::start(&args.topics, &db, &engine, &audit, access, &mut ops)?;
     let keep = Duration::from_secs(args.security.idempotency_keep_hours.max(24) * 3600);
     let registry = Arc::new(ops.build(Arc::new(tenancy), IdempotencyStore::new(db.clone(), keep)));
     spawn_purges(Arc::downgrade(&registry), identity.downgrade());

@@ -19,6 +19,7 @@ use goonline_engine::topics::{
 };
 
 use crate::config::TopicArgs;
+use crate::error::ServerError;
 
 /// Starts the topics service and registers what is built on it.
 pub(crate) fn start(
@@ -28,7 +29,7 @@ pub(crate) fn start(
     audit: &AuditLog,
     access: Arc<dyn AccessPolicy>,
     ops: &mut OpsBuilder,
-) -> Topics {
+) -> Result<Topics, ServerError> {
     let mut kinds = TopicKinds::new();
     for (kind, retention) in &args.retention {
         kinds.set_retention(kind, *retention);
@@ -44,6 +45,14 @@ pub(crate) fn start(
         latest_value: true,
         access: OwnerAccess::new(db.clone()),
     });
+    let unknown = kinds.unknown_overrides();
+    if !unknown.is_empty() {
+        let mut known: Vec<&str> = kinds.iter().map(|k| k.name).collect();
+        known.sort_unstable();
+        return Err(ServerError::Startup(format!(
+            "--topic-retention names unknown topic kinds {unknown:?}; the kinds are {known:?}"
+        )));
+    }
     let topics = Topics::start_counted(
         db.clone(),
         kinds,
@@ -72,5 +81,5 @@ pub(crate) fn start(
             Duration::from_secs(args.metrics_feed_secs),
         );
     }
-    topics
+    Ok(topics)
 }

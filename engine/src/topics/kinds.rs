@@ -126,6 +126,19 @@ impl TopicKinds {
         self.kinds.insert(kind.name, kind);
     }
 
+    /// Kinds given a retention override that no feature registered (a typo in
+    /// the configuration), sorted.
+    pub fn unknown_overrides(&self) -> Vec<String> {
+        let mut unknown: Vec<String> = self
+            .overrides
+            .keys()
+            .filter(|k| !self.kinds.contains_key(k.as_str()))
+            .cloned()
+            .collect();
+        unknown.sort();
+        unknown
+    }
+
     /// The kind named `name`.
     pub fn get(&self, name: &str) -> Option<&TopicKind> {
         self.kinds.get(name)
@@ -200,6 +213,33 @@ pub async fn owner_check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Nobody;
+    impl TopicAccess for Nobody {
+        fn check<'a>(
+            &'a self,
+            _: &'a Principal,
+            _: TopicName<'a>,
+        ) -> BoxFuture<'a, Result<(), TopicRefusal>> {
+            Box::pin(async { Err(TopicRefusal::Forbidden("no".into())) })
+        }
+    }
+
+    #[test]
+    fn overrides_apply_whenever_a_kind_registers_and_typos_are_reported() {
+        let mut kinds = TopicKinds::new();
+        let week = Retention::parse("7d").expect("7d");
+        kinds.set_retention("chat", week);
+        kinds.set_retention("chta", week);
+        kinds.register(TopicKind {
+            name: "chat",
+            retention: Retention::FOREVER,
+            latest_value: false,
+            access: Arc::new(Nobody),
+        });
+        assert_eq!(kinds.get("chat").map(|k| k.retention), Some(week));
+        assert_eq!(kinds.unknown_overrides(), vec!["chta".to_string()]);
+    }
 
     #[test]
     fn retention_reads_ages_counts_and_both() {
