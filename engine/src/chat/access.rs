@@ -25,12 +25,16 @@ use crate::tenancy::store::role_in;
 use crate::topics::kinds::owner_check;
 use crate::topics::{Retention, TopicAccess, TopicKind, TopicKinds, TopicName, TopicRefusal};
 
-/// Default retention of chat events (messages themselves are kept forever).
-pub const DEFAULT_RETENTION: &str = "90d";
+/// Default retention of chat events, 90 days (messages themselves are kept
+/// forever).
+pub const DEFAULT_RETENTION: Retention = Retention {
+    max_age: Some(std::time::Duration::from_secs(90 * 86_400)),
+    max_events: None,
+};
 
 /// Registers the `chat` and `dm` topic kinds (before `Topics::start`).
 pub fn register_kinds(kinds: &mut TopicKinds, db: &SqlStore) {
-    let retention = Retention::parse(DEFAULT_RETENTION).expect("the default retention parses");
+    let retention = DEFAULT_RETENTION;
     kinds.register(TopicKind {
         name: "chat",
         retention,

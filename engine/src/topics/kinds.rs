@@ -42,7 +42,10 @@ impl Retention {
                 r.max_events = Some(n.max(1));
                 continue;
             }
-            let (num, unit) = part.split_at(part.len() - 1);
+            // The unit is the last character (split on its boundary: `5é` is
+            // an error, not a panic).
+            let at = part.char_indices().last().map_or(0, |(i, _)| i);
+            let (num, unit) = part.split_at(at);
             let n: u64 = num
                 .parse()
                 .map_err(|_| format!("`{part}` is neither a count nor an age like 30d"))?;
@@ -255,6 +258,7 @@ mod tests {
         assert_eq!(both.max_age, Some(Duration::from_secs(12 * 3600)));
         assert_eq!(both.max_events, Some(500));
         assert!(Retention::parse("5y").is_err());
+        assert!(Retention::parse("5é").is_err());
         assert!(Retention::parse("xd").is_err());
     }
 }
