@@ -323,3 +323,131 @@ async fn events_announced_out_of_order_are_delivered_in_order_once() {
     })
     .await;
 }
+
+/// A world whose `tile` (latest-value) and `feed` kinds keep events 1 ms.
+async fn short_lived(db: &TestDb) -> World {
+    world_with(
+        db,
+        TopicsConfig::default(),
+        |kinds, db| {
+            let brief = Retention {
+                max_age: Some(Duration::from_millis(1)),
+                max_events: None,
+            };
+            for (name, latest_value) in [("tile", true), ("feed", false)] {
+                kinds.register(TopicKind {
+                    name,
+                    retention: brief,
+                    latest_value,
+                    access: OwnerAccess::new(db.clone()),
+                });
+            }
+        },
+        |_, _| {},
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_whose_every_event_expired_still_goes_live_at_once() {
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let w = short_lived(&db).await;
+        let owner = user(&w, "owner").await;
+        let b = w.shop(&owner, &[]).await;
+        let tile = format!("biz/{b}/tile/x");
+        let (fresh, resumed) = (format!("biz/{b}/feed/a"), format!("biz/{b}/feed/b"));
+        for n in 1..=3 {
+            w.topics
+                .publish_sample(&tile, json!({ "n": n }))
+                .await
+                .expect("sample");
+            for feed in [&fresh, &resumed] {
+                w.topics
+                    .append(feed, json!({ "n": n }))
+                    .await
+                    .expect("append");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(w.topics.trim_now().await.expect("trim"), 9, "[{l}]");
+
+        for (topic, since) in [(&tile, None), (&fresh, None), (&resumed, Some(1))] {
+            let mut f = Follower::connect(&w.engine, &owner);
+            tokio::time::timeout(WAIT, f.subscribe(topic, since))
+                .await
+                .unwrap_or_else(|_| panic!("[{l}] {topic} since {since:?}: stuck in replay"))
+                .expect("subscribe");
+            assert!(f.seqs(topic).is_empty(), "[{l}] {topic}: nothing is kept");
+            let gaps: Vec<&Seen> = f
+                .seen
+                .iter()
+                .filter(|s| matches!(s, Seen::Gap { .. }))
+                .collect();
+            match since {
+                // The client had 1: 2 and 3 are gone, and it is told.
+                Some(_) => assert_eq!(
+                    gaps,
+                    vec![&Seen::Gap {
+                        topic: topic.clone(),
+                        from: 2,
+                        to: 3
+                    }],
+                    "[{l}]"
+                ),
+                // It asked for what is kept: nothing is missing.
+                None => assert!(gaps.is_empty(), "[{l}] {topic}: {gaps:?}"),
+            }
+            assert!(
+                f.seen.contains(&Seen::Live {
+                    topic: topic.clone(),
+                    seq: 3
+                }),
+                "[{l}] {:?}",
+                f.seen
+            );
+            // And live events follow.
+            w.topics
+                .append(topic, json!({ "n": 4 }))
+                .await
+                .expect("append");
+            assert!(
+                f.until(WAIT, |s| s.iter().any(|e| matches!(e, Seen::Event { .. })))
+                    .await,
+                "[{l}] {topic}"
+            );
+            assert_eq!(f.seqs(topic), vec![4], "[{l}] {topic}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unannounced_event_in_a_quiet_topic_reaches_live_subscribers() {
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let w = feed_world(&db).await;
+        let owner = user(&w, "owner").await;
+        let b = w.shop(&owner, &[]).await;
+        let topic = format!("biz/{b}/feed/quiet");
+        let mut f = Follower::connect(&w.engine, &owner);
+        f.subscribe(&topic, None).await.expect("subscribe");
+        // Committed; the call that made it was cancelled before announcing it,
+        // and nothing else happens in the topic.
+        let mut tx = w.db.pool().begin().await.expect("begin");
+        let lost = w
+            .topics
+            .append_in(&mut tx, &topic, json!({ "n": 1 }))
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+        drop(lost);
+        assert!(
+            f.until(WAIT, |s| s.iter().any(|e| matches!(e, Seen::Event { .. })))
+                .await,
+            "[{l}] the audit finds it"
+        );
+        assert_eq!(f.seqs(&topic), vec![1], "[{l}]");
+    })
+    .await;
+}

@@ -87,7 +87,7 @@ impl Session {
             // Evicted between lookup and join: look it up again.
             tokio::task::yield_now().await;
         };
-        let sub = Subscription::new(member, live, since.unwrap_or(0), latest_value);
+        let sub = Subscription::new(member, live, since, latest_value);
         self.subs.push(sub);
         Ok(member)
     }

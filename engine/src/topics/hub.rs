@@ -271,6 +271,14 @@ impl LiveTopic {
         }
     }
 
+    /// The head, if the topic has live subscribers and nothing in flight (no
+    /// early event waiting, no repair running): a topic the audit may check.
+    fn settled_head(&self) -> Option<u64> {
+        let st = self.lock();
+        let settled = !st.repairing && st.pending.is_empty() && st.subs.iter().any(|s| s.live);
+        st.head.filter(|_| settled)
+    }
+
     /// Expires presence entries; returns whether the topic can be evicted
     /// (nobody follows it: what it holds is in the store), and if so marks it
     /// closed.
@@ -335,7 +343,12 @@ async fn repair(topic: Arc<LiveTopic>) {
                 if first_found > head + 1 && st.head == Some(head) {
                     // Not kept any more: say so rather than skip silently.
                     let (from, to) = (head + 1, first_found - 1);
-                    for s in st.subs.iter().filter(|s| s.live && s.after < to) {
+                    // Latest-value subscribers never get a gap: only the newest value matters.
+                    let told = st
+                        .subs
+                        .iter()
+                        .filter(|s| s.live && s.after < to && s.latest.is_none());
+                    for s in told {
                         s.tx.send(Outbound::TopicGap {
                             topic: topic.name.clone(),
                             from: from.max(s.after + 1),
@@ -424,6 +437,42 @@ impl Hub {
                 self.topics.remove_if(&t.name, |_, v| Arc::ptr_eq(v, &t));
             }
         }
+    }
+
+    /// Finds live topics whose store is ahead of what was delivered here (an
+    /// event committed by a call that was cancelled before announcing it, with
+    /// no later event to reveal the hole) and delivers what they miss. One
+    /// query per 500 topics.
+    pub(crate) async fn audit(&self) -> Result<(), sqlx::Error> {
+        let settled: Vec<(Arc<LiveTopic>, u64)> = self
+            .topics
+            .iter()
+            .filter_map(|e| e.value().settled_head().map(|h| (e.value().clone(), h)))
+            .collect();
+        for chunk in settled.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT name, last_seq FROM topics WHERE name IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for (t, _) in chunk {
+                query = query.bind(&*t.name);
+            }
+            let rows = query.fetch_all(&self.pool).await?;
+            for (name, last) in rows {
+                let Some((topic, head)) = chunk.iter().find(|(t, _)| *t.name == *name) else {
+                    continue;
+                };
+                if last.max(0) as u64 > *head {
+                    inc(&self.metrics.topic_repairs);
+                    for e in store::read_after(&self.pool, &topic.name, *head, REPAIR_PAGE).await? {
+                        topic.offer(e);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Topics live on this node.

@@ -293,15 +293,27 @@ async fn trim_all(inner: &Inner) -> Result<u64, TopicError> {
     Ok(dropped)
 }
 
-/// Presence expiry and eviction every second; retention every `trim_interval`.
+/// How often (in housekeeping ticks of a second) live topics are audited
+/// against the store.
+const AUDIT_EVERY_TICKS: u64 = 5;
+
+/// Presence expiry and eviction every second, the audit of live topics every
+/// five; retention every `trim_interval`.
 async fn housekeeping(inner: Weak<Inner>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_trim = tokio::time::Instant::now();
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         inner.hub.sweep();
+        ticks += 1;
+        if ticks.is_multiple_of(AUDIT_EVERY_TICKS)
+            && let Err(e) = inner.hub.audit().await
+        {
+            tracing::warn!(error = %e, "topic audit failed");
+        }
         if last_trim.elapsed() >= inner.config.trim_interval {
             last_trim = tokio::time::Instant::now();
             match trim_all(&inner).await {

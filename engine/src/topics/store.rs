@@ -111,51 +111,62 @@ pub(crate) async fn newest(
 
 /// Drops the events of every topic of `kind` that `retention` no longer keeps,
 /// and moves their `first_seq` up. Returns how many events were dropped.
+///
+/// Each topic's cut-off (the newest sequence number to drop) is found first;
+/// then, per topic, events up to it are deleted and `first_seq` set past it.
 /// Events go oldest first and only by sequence number, so what is kept is
-/// always a contiguous tail (never a hole a replay would skip silently).
+/// always a contiguous tail (never a hole a replay would skip silently), and
+/// `first_seq` never depends on `last_seq`, which an append may be moving at
+/// the same moment.
 pub(crate) async fn trim(
     pool: &AnyPool,
     kind: &str,
     retention: Retention,
     now_ms: i64,
 ) -> Result<u64, sqlx::Error> {
-    let mut dropped = 0;
-    let mut tx = pool.begin().await?;
+    let mut cutoffs: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     if let Some(n) = retention.max_events {
-        dropped += sqlx::query(
-            "DELETE FROM topic_events WHERE topic IN (SELECT name FROM topics WHERE kind = $1) \
-             AND seq <= (SELECT t.last_seq FROM topics t WHERE t.name = topic_events.topic) - $2",
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT name, last_seq - $2 FROM topics \
+             WHERE kind = $1 AND last_seq - $2 >= first_seq",
         )
         .bind(kind)
         .bind(n.min(i64::MAX as u64) as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(pool)
+        .await?;
+        cutoffs.extend(rows);
     }
     if let Some(age) = retention.max_age {
         let cutoff = now_ms.saturating_sub(age.as_millis().min(i64::MAX as u128) as i64);
-        dropped += sqlx::query(
-            "DELETE FROM topic_events WHERE topic IN (SELECT name FROM topics WHERE kind = $1) \
-             AND seq <= (SELECT MAX(e.seq) FROM topic_events e \
-                         WHERE e.topic = topic_events.topic AND e.at < $2)",
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT topic, MAX(seq) FROM topic_events \
+             WHERE topic IN (SELECT name FROM topics WHERE kind = $1) AND at < $2 \
+             GROUP BY topic",
         )
         .bind(kind)
         .bind(cutoff)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
-    if dropped > 0 {
-        sqlx::query(
-            "UPDATE topics SET first_seq = COALESCE(\
-                (SELECT MIN(e.seq) FROM topic_events e WHERE e.topic = topics.name), \
-                last_seq + 1) \
-             WHERE kind = $1",
-        )
-        .bind(kind)
-        .execute(&mut *tx)
+        .fetch_all(pool)
         .await?;
+        for (topic, seq) in rows {
+            let c = cutoffs.entry(topic).or_insert(seq);
+            *c = (*c).max(seq);
+        }
     }
-    tx.commit().await?;
+    let mut dropped = 0;
+    for (topic, cutoff) in cutoffs {
+        let mut tx = pool.begin().await?;
+        dropped += sqlx::query("DELETE FROM topic_events WHERE topic = $1 AND seq <= $2")
+            .bind(&topic)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE topics SET first_seq = $2 + 1 WHERE name = $1 AND first_seq <= $2")
+            .bind(&topic)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
     Ok(dropped)
 }

@@ -49,8 +49,10 @@ pub struct Subscription {
     /// Whether replay is over.
     pub live: bool,
     latest_value: bool,
-    /// Whether the retention check has been made.
-    checked_gap: bool,
+    /// Whether the first step (newest value, or gap check) was made.
+    checked: bool,
+    /// Whether the client gave `since` (without it, a trimmed start is no gap).
+    explicit_since: bool,
     pub(crate) live_topic: Arc<LiveTopic>,
 }
 
@@ -58,84 +60,111 @@ impl Subscription {
     pub(crate) fn new(
         member: u64,
         live_topic: Arc<LiveTopic>,
-        since: u64,
+        since: Option<u64>,
         latest_value: bool,
     ) -> Subscription {
         Subscription {
             member,
             topic: live_topic.name.clone(),
-            cursor: since,
+            cursor: since.unwrap_or(0),
             live: false,
             latest_value,
-            checked_gap: false,
+            checked: false,
+            explicit_since: since.is_some(),
             live_topic,
         }
     }
 
     /// The next replay step. Errors are store failures: the subscription should
-    /// be dropped and the client told to retry.
+    /// be dropped and the client told to retry. A step never waits long (at
+    /// most [`HEAD_WAIT`]) and may produce nothing: the transport calls again,
+    /// serving its other work in between.
     pub async fn step(&mut self, topics: &Topics) -> Result<ReplayStep, TopicError> {
         let pool = topics.db().pool();
-        loop {
-            if self.latest_value {
-                if !self.checked_gap {
-                    // Only the newest value matters, never a backlog or a gap.
-                    self.checked_gap = true;
-                    if let Some(e) = store::newest(pool, &self.topic).await?
-                        && e.seq > self.cursor
-                    {
-                        self.cursor = e.seq;
-                        return Ok(ReplayStep::Batch {
-                            gap: None,
-                            events: vec![e],
-                        });
-                    }
-                }
-            } else {
-                let mut gap = None;
-                if !self.checked_gap {
-                    self.checked_gap = true;
-                    let (first, _) = store::bounds(pool, &self.topic).await?;
-                    if self.cursor + 1 < first {
-                        gap = Some((self.cursor + 1, first - 1));
-                        self.cursor = first - 1;
-                    }
-                }
-                let events =
-                    store::read_after(pool, &self.topic, self.cursor, topics.config().page_size)
-                        .await?;
-                if let Some(first) = events.first()
-                    && first.seq > self.cursor + 1
-                {
-                    // Trimmed while we were reading.
-                    gap = Some((self.cursor + 1, first.seq - 1));
-                }
-                if let Some(last) = events.last() {
-                    self.cursor = last.seq;
-                }
-                if gap.is_some() || !events.is_empty() {
-                    return Ok(ReplayStep::Batch { gap, events });
-                }
-            }
-            let advanced = self.live_topic.advanced.notified();
-            match self.live_topic.go_live(self.member, self.cursor) {
-                GoLive::Live(presence) => {
-                    self.live = true;
-                    return Ok(ReplayStep::Live {
-                        seq: self.cursor,
-                        presence,
-                    });
-                }
-                GoLive::Behind => {
-                    // Events were delivered live that the replay has not read:
-                    // read again once the head moves (or shortly, regardless).
-                    let _ = tokio::time::timeout(HEAD_WAIT, advanced).await;
-                    if self.latest_value {
-                        self.checked_gap = false;
-                    }
-                }
+        if !self.checked {
+            self.checked = true;
+            if let Some(step) = self.start(topics).await? {
+                return Ok(step);
             }
         }
+        if !self.latest_value {
+            let events =
+                store::read_after(pool, &self.topic, self.cursor, topics.config().page_size)
+                    .await?;
+            let gap = events
+                .first()
+                .filter(|first| first.seq > self.cursor + 1)
+                // Trimmed while we were reading.
+                .map(|first| (self.cursor + 1, first.seq - 1));
+            if let Some(last) = events.last() {
+                self.cursor = last.seq;
+            }
+            if gap.is_some() || !events.is_empty() {
+                return Ok(ReplayStep::Batch { gap, events });
+            }
+        }
+        let advanced = self.live_topic.advanced.notified();
+        match self.live_topic.go_live(self.member, self.cursor) {
+            GoLive::Live(presence) => {
+                self.live = true;
+                Ok(ReplayStep::Live {
+                    seq: self.cursor,
+                    presence,
+                })
+            }
+            GoLive::Behind => {
+                // The live head is past what the store showed: events committed
+                // since (read them next step), or no longer kept (skip them).
+                let (first, last) = store::bounds(pool, &self.topic).await?;
+                if self.cursor + 1 < first {
+                    let gap = (!self.latest_value).then(|| (self.cursor + 1, first - 1));
+                    self.cursor = first - 1;
+                    return Ok(ReplayStep::Batch {
+                        gap,
+                        events: Vec::new(),
+                    });
+                }
+                if self.latest_value && last > self.cursor {
+                    // A newer value: read the newest again.
+                    self.checked = false;
+                }
+                let _ = tokio::time::timeout(HEAD_WAIT, advanced).await;
+                Ok(ReplayStep::Batch {
+                    gap: None,
+                    events: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// The first step: the newest value of a latest-value topic, or the gap
+    /// before the oldest event kept.
+    async fn start(&mut self, topics: &Topics) -> Result<Option<ReplayStep>, TopicError> {
+        let pool = topics.db().pool();
+        if self.latest_value {
+            // Only the newest value matters, never a backlog or a gap.
+            return Ok(match store::newest(pool, &self.topic).await? {
+                Some(e) if e.seq > self.cursor => {
+                    self.cursor = e.seq;
+                    Some(ReplayStep::Batch {
+                        gap: None,
+                        events: vec![e],
+                    })
+                }
+                _ => None,
+            });
+        }
+        let (first, _) = store::bounds(pool, &self.topic).await?;
+        if self.cursor + 1 >= first {
+            return Ok(None);
+        }
+        let gap = (self.cursor + 1, first - 1);
+        self.cursor = first - 1;
+        // Without `since` the client asked for what is kept: nothing is missing.
+        Ok(self.explicit_since.then_some(ReplayStep::Batch {
+            gap: Some(gap),
+            events: Vec::new(),
+        }))
     }
 }
 

@@ -255,8 +255,10 @@ impl<D: Dialect> Conn<D> {
                     () = self.kill.recheck_requested() => Wake::Recheck,
                     frame = self.socket.next() => Wake::Frame(frame),
                     Some(msg) = self.rx.recv() => Wake::Queued(msg),
-                    () = std::future::ready(()), if self.dialect.has_work() => Wake::Work,
+                    // After the heartbeat: a long replay must not hold back
+                    // pings, token renewal and expiry checks.
                     () = &mut heartbeat => Wake::Heartbeat,
+                    () = std::future::ready(()), if self.dialect.has_work() => Wake::Work,
                 };
                 self.handle(wake, heartbeat.as_mut(), &mut last_seen)
             };
