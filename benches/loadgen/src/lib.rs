@@ -19,5 +19,6 @@ pub mod report;
 pub mod scenarios;
 pub mod swarm;
 pub mod tally;
+pub mod topics;
 pub mod wire;
 pub mod yupdate;

@@ -91,6 +91,9 @@ pub struct Record {
     /// Coldload: log_N or snapshot.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub variant: Option<String>,
+    /// Scenario-specific figures (topic scenarios).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty", default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
     /// `uname`-style machine description.
     #[serde(default)]
     pub machine: String,
@@ -118,6 +121,12 @@ impl Record {
     /// Sets a parameter.
     pub fn param(&mut self, key: &str, value: impl Into<serde_json::Value>) -> &mut Self {
         self.params.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets a scenario-specific figure.
+    pub fn extra(&mut self, key: &str, value: impl Into<serde_json::Value>) -> &mut Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 

@@ -210,6 +210,15 @@ pub enum Scenario {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Chat events to N subscribers of one channel (GoOnline or the floor).
+    TopicsFanout(crate::topics::FanoutArgs),
+    /// Replay of a channel's long history, over the socket and over REST.
+    TopicsReplay(crate::topics::ReplayArgs),
+    /// Markdown tables of the topic records of a JSON-lines results file.
+    TopicsReport {
+        /// The results file.
+        file: std::path::PathBuf,
+    },
     /// Markdown tables with ratios from a JSON-lines results file.
     Report {
         /// The results file.
@@ -432,6 +441,14 @@ pub async fn run(s: Scenario) -> Result<(Vec<Record>, Option<std::path::PathBuf>
                 }
             }
             (records, out)
+        }
+        Scenario::TopicsFanout(a) => (crate::topics::run_fanout(&a).await?, a.out),
+        Scenario::TopicsReplay(a) => (crate::topics::run_replay(&a).await?, a.out),
+        Scenario::TopicsReport { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            print!("{}", crate::topics::report::render(&text));
+            (Vec::new(), None)
         }
         Scenario::Report { file } => {
             let text = std::fs::read_to_string(&file)

@@ -17,6 +17,9 @@ const PEERS: [&str; 2] = ["hocuspocus", "y-websocket-server"];
 
 /// One line for a human, printed after each run.
 pub fn summary(r: &Record) -> String {
+    if r.scenario == "topics-replay" {
+        return crate::topics::report::replay_line(r);
+    }
     let params = serde_json::to_string(&r.params).unwrap_or_default();
     let mut s = format!("{} {} [{}] {params}:", r.scenario, r.target, r.dialect);
     if let Some(l) = r.latency_ms {
