@@ -319,10 +319,98 @@ async fn a_follower_sees_every_change_in_order_live_and_on_replay() {
                     "deleted_at": edited["deleted_at"], "deleted_by": t.admin }),
             "[{l}] the event and the tombstone agree"
         );
-        // Someone arriving later replays the same changes in the same order.
+        // Someone arriving later replays the same changes in the same order,
+        // without the deleted message's text.
         let mut late = Follower::connect(&t.w.engine, &t.agent2);
         late.subscribe(&topic, Some(0)).await.expect("replay");
-        assert_eq!(late.data(&topic), seen, "[{l}]");
+        let mut expected = seen.clone();
+        expected[0]["message"]["body"] = json!("");
+        expected[0]["redacted"] = json!(true);
+        expected[2]["body"] = json!("");
+        expected[2]["redacted"] = json!(true);
+        assert_eq!(late.data(&topic), expected, "[{l}]");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_text_is_gone_from_history_and_replays_too() {
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let t = shop(&db).await;
+        let (chat, topic) = t.channel(&t.agent, "general").await;
+        let m = t
+            .send(&t.agent, &chat, "m1", "my phone number is 0700 000 000")
+            .await
+            .expect("send");
+        let id = s(&m["id"]);
+        t.w.call(
+            &t.agent,
+            "chat.edit",
+            json!({ "message_id": id, "body": "call me on 0700 111 111" }),
+        )
+        .await
+        .expect("edit");
+        t.send(&t.agent, &chat, "m2", "an unrelated message")
+            .await
+            .expect("send");
+        t.w.call(&t.admin, "chat.delete", json!({ "message_id": id }))
+            .await
+            .expect("moderator deletes");
+
+        let page =
+            t.w.call(&t.viewer, "topic.events", json!({ "topic": topic }))
+                .await
+                .expect("history");
+        let text = page.to_string();
+        assert!(
+            !text.contains("0700"),
+            "[{l}] deleted text still readable: {text}"
+        );
+        assert!(
+            text.contains("an unrelated message"),
+            "[{l}] other messages untouched"
+        );
+        let events = page["events"].as_array().expect("events");
+        assert_eq!(events.len(), 4, "[{l}] created, edited, other, deleted");
+        assert_eq!(events[0]["data"]["redacted"], json!(true), "[{l}]");
+        assert_eq!(events[0]["data"]["message"]["body"], json!(""), "[{l}]");
+        assert_eq!(events[1]["data"]["body"], json!(""), "[{l}]");
+        assert_eq!(events[3]["data"]["type"], json!("message.deleted"), "[{l}]");
+        // A replay shows the same.
+        let mut f = Follower::connect(&t.w.engine, &t.viewer);
+        f.subscribe(&topic, None).await.expect("subscribe");
+        assert!(!format!("{:?}", f.data(&topic)).contains("0700"), "[{l}]");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_resend_is_answered_after_the_sender_lost_the_right_to_send() {
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let t = shop(&db).await;
+        let (chat, _) = t.channel(&t.owner, "general").await;
+        let settings = |on: bool| json!({ "business_id": t.business, "viewers_can_send": on });
+        t.w.call(&t.owner, "chat.settings.update", settings(true))
+            .await
+            .expect("allow");
+        let sent = t
+            .send(&t.viewer, &chat, "q1", "sent while allowed")
+            .await
+            .expect("send");
+        t.w.call(&t.owner, "chat.settings.update", settings(false))
+            .await
+            .expect("disallow");
+        // The offline queue resends it: it was accepted, so it is answered.
+        let again = t
+            .send(&t.viewer, &chat, "q1", "sent while allowed")
+            .await
+            .expect("resend");
+        assert_eq!(again["id"], sent["id"], "[{l}]");
+        // A new message is refused.
+        let r = t.send(&t.viewer, &chat, "q2", "new").await;
+        assert_eq!(code(&r), "forbidden", "[{l}] {r:?}");
     })
     .await;
 }

@@ -18,8 +18,11 @@ CREATE TABLE IF NOT EXISTS topic_events (
     seq     BIGINT NOT NULL,
     at      BIGINT NOT NULL,
     data    TEXT NOT NULL,              -- JSON
+    subject TEXT,                       -- the message or comment whose text it carries
     PRIMARY KEY (topic, seq)
 );
+-- A deletion blanks the text in the events about what it deletes.
+CREATE INDEX IF NOT EXISTS topic_events_subject ON topic_events (topic, subject) WHERE subject IS NOT NULL;
 -- Retention by age finds each topic's cut-off without scanning it.
 CREATE INDEX IF NOT EXISTS topic_events_age ON topic_events (topic, at);
 

@@ -64,12 +64,14 @@ impl Chat {
     pub(super) async fn send(&self, ctx: &Ctx, p: SendMessage) -> Result<Message, OpError> {
         let me = ctx.user()?.id.clone();
         let (chat, role) = self.chat_for(&me, p.chat_id.as_str()).await?;
-        self.may_send(&chat.business_id, role).await?;
         let (client_id, body) = (p.client_id.as_str(), p.body.as_str());
-        // A retry costs no rate-limit token and appends nothing.
+        // A retry costs no rate-limit token and appends nothing; it is answered
+        // even if the sender may no longer send (a role changed while the
+        // message waited in an offline queue): it was accepted then.
         if let Some(stored) = self.by_client_id(&chat.id, &me, client_id).await? {
             return self.resent(stored, body, &me).await;
         }
+        self.may_send(&chat.business_id, role).await?;
         Chat::limit(&self.inner.sends, &me, "messages")?;
         let id = uuid::Uuid::now_v7().to_string();
         let created_at = now_ms();
@@ -77,7 +79,7 @@ impl Chat {
         let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
         let appended = self
             .topics()
-            .append_in_with(&mut tx, &chat.topic, |seq| {
+            .append_about(&mut tx, &chat.topic, Some(&id), |seq| {
                 json!({
                     "type": "message.created",
                     "message": {
@@ -172,7 +174,7 @@ impl Chat {
         });
         let appended = self
             .topics()
-            .append_in(&mut tx, &chat.topic, data)
+            .append_about(&mut tx, &chat.topic, Some(&message.id), |_| data)
             .await
             .map_err(op_error)?;
         tx.commit().await.map_err(db_err(context))?;
@@ -223,6 +225,11 @@ impl Chat {
             .execute(&mut *tx)
             .await
             .map_err(db_err(context))?;
+        // The text goes from the stored events too (history, replays).
+        self.topics()
+            .redact_in(&mut tx, &chat.topic, &message.id)
+            .await
+            .map_err(op_error)?;
         if moderation {
             let event = AuditEvent {
                 actor: Some(&me),
@@ -271,6 +278,18 @@ impl Chat {
         // The write comes first in the transaction (SQLite takes its write lock
         // there rather than failing to upgrade a read).
         let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
+        // Lock the message, still not deleted: a concurrent delete (which drops
+        // the reactions) then runs wholly before or wholly after this.
+        let live = sqlx::query("UPDATE messages SET id = id WHERE id = $1 AND deleted_at IS NULL")
+            .bind(&message.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(context))?
+            .rows_affected();
+        if live == 0 {
+            tx.rollback().await.map_err(db_err(context))?;
+            return Err(deleted());
+        }
         let changed = if p.on {
             sqlx::query(
                 "INSERT INTO message_reactions (message_id, user_id, emoji, created_at) \

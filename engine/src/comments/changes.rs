@@ -76,17 +76,20 @@ impl Comments {
     }
 
     /// Appends `data` to `doc`'s comments topic in `tx`, commits, publishes.
+    /// `subject`: the comment whose text the event carries (blanked if it is
+    /// deleted).
     async fn commit_with_event(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         doc: &str,
+        subject: Option<&str>,
         data: Value,
         context: &'static str,
     ) -> Result<(), OpError> {
         let topic = topic_for(doc)?;
         let appended: Appended = self
             .topics
-            .append_in(&mut tx, &topic, data)
+            .append_about(&mut tx, &topic, subject, |_| data)
             .await
             .map_err(op_error)?;
         tx.commit().await.map_err(db_err(context))?;
@@ -146,7 +149,9 @@ impl Comments {
             ..thread
         };
         let event = json!({ "type": "thread.created", "thread": thread });
-        self.commit_with_event(tx, &thread.doc, event, CX).await?;
+        let first = thread.comments.first().map(|c| c.id.clone());
+        self.commit_with_event(tx, &thread.doc, first.as_deref(), event, CX)
+            .await?;
         Ok(thread)
     }
 
@@ -170,7 +175,8 @@ impl Comments {
             .await
             .map_err(db_err(CX))?;
         let event = json!({ "type": "comment.added", "comment": comment });
-        self.commit_with_event(tx, &doc, event, CX).await?;
+        self.commit_with_event(tx, &doc, Some(&comment.id), event, CX)
+            .await?;
         Ok(comment)
     }
 
@@ -218,7 +224,8 @@ impl Comments {
         };
         let edited = comment_from(&row).map_err(db_err(CX))?;
         let event = json!({ "type": "comment.edited", "comment": edited });
-        self.commit_with_event(tx, &doc, event, CX).await?;
+        self.commit_with_event(tx, &doc, Some(&edited.id), event, CX)
+            .await?;
         Ok(edited)
     }
 
@@ -251,13 +258,18 @@ impl Comments {
                 .ok_or_else(|| no_comment(id));
         };
         let deleted = comment_from(&row).map_err(db_err(CX))?;
+        // The text goes from the stored events too (history, replays).
+        self.topics
+            .redact_in(&mut tx, &topic_for(&doc)?, &deleted.id)
+            .await
+            .map_err(op_error)?;
         let event = json!({
             "type": "comment.deleted",
             "comment_id": deleted.id,
             "thread_id": deleted.thread_id,
             "deleted_at": deleted.deleted_at,
         });
-        self.commit_with_event(tx, &doc, event, CX).await?;
+        self.commit_with_event(tx, &doc, None, event, CX).await?;
         Ok(deleted)
     }
 
@@ -307,7 +319,7 @@ impl Comments {
                 "thread.reopened"
             };
             let event = json!({ "type": kind, "thread_id": thread_id, "by": me, "at": now });
-            self.commit_with_event(tx, &doc, event, cx).await?;
+            self.commit_with_event(tx, &doc, None, event, cx).await?;
         } else {
             drop(tx);
         }

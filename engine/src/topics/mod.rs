@@ -227,10 +227,23 @@ impl Topics {
         topic: &str,
         data: impl FnOnce(u64) -> serde_json::Value,
     ) -> Result<Appended, TopicError> {
+        self.append_about(conn, topic, None, data).await
+    }
+
+    /// Like [`Topics::append_in_with`], for an event that carries the text of
+    /// `subject` (a message, a comment): [`Topics::redact_in`] can blank it
+    /// later, when that is deleted.
+    pub async fn append_about(
+        &self,
+        conn: &mut AnyConnection,
+        topic: &str,
+        subject: Option<&str>,
+        data: impl FnOnce(u64) -> serde_json::Value,
+    ) -> Result<Appended, TopicError> {
         let (name, _) = self.resolve(topic)?;
         let at = now_ms();
         let mut value = serde_json::Value::Null;
-        let seq = store::append_in(conn, topic, name.kind, at, |seq| {
+        let seq = store::append_in(conn, topic, name.kind, at, subject, |seq| {
             value = data(seq);
             value.to_string()
         })
@@ -241,6 +254,25 @@ impl Topics {
             at,
             data: Arc::new(value),
         }))
+    }
+
+    /// Blanks every `body` in the stored events of `topic` about `subject` and
+    /// marks them `redacted`, in the caller's transaction: deleted text must
+    /// not stay readable through history or a replay. Returns how many events.
+    /// (Clients that were live saw the text; they also get the deletion.)
+    pub async fn redact_in(
+        &self,
+        conn: &mut AnyConnection,
+        topic: &str,
+        subject: &str,
+    ) -> Result<u64, TopicError> {
+        Ok(store::redact_in(conn, topic, subject, |v| {
+            blank_bodies(v);
+            if let serde_json::Value::Object(m) = v {
+                m.insert("redacted".into(), serde_json::Value::Bool(true));
+            }
+        })
+        .await?)
     }
 
     /// Offers committed events to this node's subscribers.
@@ -280,6 +312,23 @@ impl Topics {
 
     pub(crate) fn hub(&self) -> &hub::Hub {
         &self.inner.hub
+    }
+}
+
+/// Empties every string field named `body`, at any depth.
+fn blank_bodies(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "body" && x.is_string() {
+                    *x = serde_json::Value::String(String::new());
+                } else {
+                    blank_bodies(x);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(blank_bodies),
+        _ => {}
     }
 }
 

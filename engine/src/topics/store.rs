@@ -20,6 +20,7 @@ pub(crate) async fn append_in(
     topic: &str,
     kind: &str,
     at: i64,
+    subject: Option<&str>,
     data: impl FnOnce(u64) -> String,
 ) -> Result<u64, sqlx::Error> {
     sqlx::query(
@@ -39,13 +40,16 @@ pub(crate) async fn append_in(
     .await?;
     let seq = seq.max(0);
     let data = data(seq as u64);
-    sqlx::query("INSERT INTO topic_events (topic, seq, at, data) VALUES ($1, $2, $3, $4)")
-        .bind(topic)
-        .bind(seq)
-        .bind(at)
-        .bind(&data)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO topic_events (topic, seq, at, data, subject) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(topic)
+    .bind(seq)
+    .bind(at)
+    .bind(&data)
+    .bind(subject)
+    .execute(&mut *conn)
+    .await?;
     Ok(seq as u64)
 }
 
@@ -169,4 +173,32 @@ pub(crate) async fn trim(
         tx.commit().await?;
     }
     Ok(dropped)
+}
+
+/// Rewrites, with `edit`, the stored events of `topic` about `subject`; returns
+/// how many. Runs in the caller's transaction.
+pub(crate) async fn redact_in(
+    conn: &mut AnyConnection,
+    topic: &str,
+    subject: &str,
+    edit: impl Fn(&mut serde_json::Value),
+) -> Result<u64, sqlx::Error> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, data FROM topic_events WHERE topic = $1 AND subject = $2")
+            .bind(topic)
+            .bind(subject)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (seq, data) in &rows {
+        let mut value: serde_json::Value =
+            serde_json::from_str(data).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        edit(&mut value);
+        sqlx::query("UPDATE topic_events SET data = $1 WHERE topic = $2 AND seq = $3")
+            .bind(value.to_string())
+            .bind(topic)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(rows.len() as u64)
 }
