@@ -241,6 +241,19 @@ async fn presence_is_shared_with_other_subscribers_and_expires() {
     .await;
 }
 
+/// Appends `data` to `topic` and commits, as a call cancelled right after its
+/// commit would: the event is stored but never announced.
+async fn commit_unannounced(w: &World, topic: &str, data: serde_json::Value) {
+    let mut tx = w.db.pool().begin().await.expect("begin");
+    let lost = w
+        .topics
+        .append_in(&mut tx, topic, data)
+        .await
+        .expect("append");
+    tx.commit().await.expect("commit");
+    drop(lost);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_committed_but_never_announced_still_reaches_subscribers_in_order() {
     each_backend(|db: TestDb| async move {
@@ -252,14 +265,7 @@ async fn an_event_committed_but_never_announced_still_reaches_subscribers_in_ord
         let mut f = Follower::connect(&w.engine, &owner);
         f.subscribe(&topic, None).await.expect("subscribe");
         // Committed, then its publisher went away before announcing it.
-        let mut tx = w.db.pool().begin().await.expect("begin");
-        let lost = w
-            .topics
-            .append_in(&mut tx, &topic, json!({ "n": 1 }))
-            .await
-            .expect("append");
-        tx.commit().await.expect("commit");
-        drop(lost);
+        commit_unannounced(&w, &topic, json!({ "n": 1 })).await;
         w.topics
             .append(&topic, json!({ "n": 2 }))
             .await
@@ -434,14 +440,7 @@ async fn an_unannounced_event_in_a_quiet_topic_reaches_live_subscribers() {
         f.subscribe(&topic, None).await.expect("subscribe");
         // Committed; the call that made it was cancelled before announcing it,
         // and nothing else happens in the topic.
-        let mut tx = w.db.pool().begin().await.expect("begin");
-        let lost = w
-            .topics
-            .append_in(&mut tx, &topic, json!({ "n": 1 }))
-            .await
-            .expect("append");
-        tx.commit().await.expect("commit");
-        drop(lost);
+        commit_unannounced(&w, &topic, json!({ "n": 1 })).await;
         assert!(
             f.until(WAIT, |s| s.iter().any(|e| matches!(e, Seen::Event { .. })))
                 .await,
