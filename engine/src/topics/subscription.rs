@@ -77,7 +77,7 @@ impl Subscription {
 
     /// The next replay step. Errors are store failures: the subscription should
     /// be dropped and the client told to retry. A step never waits long (at
-    /// most [`HEAD_WAIT`]) and may produce nothing: the transport calls again,
+    /// most 50 ms) and may produce nothing: the transport calls again,
     /// serving its other work in between.
     pub async fn step(&mut self, topics: &Topics) -> Result<ReplayStep, TopicError> {
         let pool = topics.db().pool();
