@@ -118,9 +118,14 @@ impl Chat {
     /// with the caller's read state.
     pub(super) async fn list(&self, ctx: &Ctx, business: &str) -> Result<ChatList, OpError> {
         let me = ctx.user()?.id.clone();
+        // One query: each chat's newest message and the caller's unread count
+        // (a capped range of the `(chat_id, seq)` index), not one per chat.
         let rows = sqlx::query(&format!(
             "SELECT {CHAT_COLS}, COALESCE(r.last_read_seq, 0), \
-                    (SELECT MAX(m.seq) FROM messages m WHERE m.chat_id = c.id) \
+                    (SELECT MAX(m.seq) FROM messages m WHERE m.chat_id = c.id), \
+                    (SELECT COUNT(*) FROM (SELECT 1 AS one FROM messages u \
+                       WHERE u.chat_id = c.id AND u.seq > COALESCE(r.last_read_seq, 0) \
+                         AND u.sender_id <> $2 AND u.deleted_at IS NULL LIMIT $3) AS unread) \
              FROM chats c LEFT JOIN chat_reads r ON r.chat_id = c.id AND r.user_id = $2 \
              WHERE c.business_id = $1 AND c.archived_at IS NULL \
                AND (c.kind = 'channel' OR c.member_a = $2 OR c.member_b = $2) \
@@ -128,6 +133,7 @@ impl Chat {
         ))
         .bind(business)
         .bind(&me)
+        .bind(UNREAD_CAP)
         .fetch_all(self.db().pool())
         .await
         .map_err(db_err("chat.list"))?;
@@ -138,11 +144,7 @@ impl Chat {
             let last_read = seq_of(row.try_get(9).map_err(db_err("chat.list"))?);
             let last_seq: Option<i64> = row.try_get(10).map_err(db_err("chat.list"))?;
             let last_seq = last_seq.map_or(0, seq_of);
-            let unread = if last_seq > last_read {
-                self.unread(&chat.id, &me, last_read).await?
-            } else {
-                0
-            };
+            let unread = seq_of(row.try_get(11).map_err(db_err("chat.list"))?);
             chats.push(ChatSummary {
                 chat: chat.info(),
                 last_seq,
