@@ -74,6 +74,14 @@ impl RateLimiter {
         }
     }
 
+    /// Gives back the token an attempt by `key` took, when the attempt turned
+    /// out to do nothing (it lost a race to an identical one, or failed).
+    pub fn refund(&self, key: &str) {
+        if let Some(mut b) = self.buckets.get_mut(key) {
+            b.tokens = (b.tokens + 1.0).min(self.burst);
+        }
+    }
+
     /// Forgets `key` (e.g. a successful sign-in clears the account's failures).
     pub fn reset(&self, key: &str) {
         self.buckets.remove(key);
@@ -141,5 +149,11 @@ mod tests {
         assert_eq!(l.check_at("a", t0 + Duration::from_secs(10)), Ok(()));
         l.reset("a");
         assert_eq!(l.check_at("a", t0 + Duration::from_secs(10)), Ok(()));
+        // A refunded attempt costs nothing.
+        let l = RateLimiter::new(1, Duration::from_secs(30));
+        assert_eq!(l.check_at("a", t0), Ok(()));
+        l.refund("a");
+        assert_eq!(l.check_at("a", t0), Ok(()));
+        assert!(l.check_at("a", t0).is_err());
     }
 }

@@ -12,6 +12,7 @@ use super::access::{MESSAGE_COLS, message_from_row};
 use super::types::{EditMessage, Message, React, Reacted, SendMessage};
 use super::{Chat, db_err};
 use crate::audit::{AuditEvent, AuditLog, Outcome};
+use crate::limits::RateLimiter;
 use crate::now_ms;
 use crate::ops::{Ctx, OpError};
 use crate::tenancy::Role;
@@ -19,6 +20,22 @@ use crate::topics::ops::op_error;
 
 /// Most different reactions one person may put on one message.
 pub const MAX_REACTIONS_PER_PERSON: i64 = 20;
+
+/// Gives a send's rate-limit token back when dropped armed: a send that
+/// stored nothing (an error, or a lost race to the same client id) is free.
+struct Refund<'a> {
+    limiter: &'a RateLimiter,
+    user: String,
+    armed: bool,
+}
+
+impl Drop for Refund<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.limiter.refund(&self.user);
+        }
+    }
+}
 
 fn deleted() -> OpError {
     OpError::Conflict("this message was deleted".into())
@@ -73,6 +90,12 @@ impl Chat {
         }
         self.may_send(&chat.business_id, role).await?;
         Chat::limit(&self.inner.sends, &me, "messages")?;
+        // Until a new message is stored, the token goes back on any way out.
+        let mut refund = Refund {
+            limiter: &self.inner.sends,
+            user: me.clone(),
+            armed: true,
+        };
         let id = uuid::Uuid::now_v7().to_string();
         let created_at = now_ms();
         let context = "chat.send";
@@ -117,6 +140,7 @@ impl Chat {
             return self.resent(stored, body, &me).await;
         }
         tx.commit().await.map_err(db_err(context))?;
+        refund.armed = false;
         self.topics().publish(appended);
         Ok(Message {
             id,
