@@ -81,7 +81,8 @@ impl NativeDialect {
     }
 }
 
-fn server_frame(f: &ServerFrame) -> Message {
+/// A server frame as a binary message.
+pub(super) fn server_frame(f: &ServerFrame) -> Message {
     Message::Binary(Bytes::from(f.encode()))
 }
 

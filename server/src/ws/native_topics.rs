@@ -18,6 +18,8 @@ use goonline_engine::topics::subscription::ReplayStep;
 use goonline_engine::{EngineError, Session};
 use goonline_protocol::native::{self, ServerFrame};
 
+use super::native::server_frame;
+
 /// A connection's subscriptions, as the dialect tracks them.
 #[derive(Default)]
 pub(crate) struct TopicState {
@@ -27,13 +29,9 @@ pub(crate) struct TopicState {
     replaying: VecDeque<Arc<str>>,
 }
 
-fn frame(f: &ServerFrame) -> Message {
-    Message::Binary(Bytes::from(f.encode()))
-}
-
 /// An `error` frame about `topic`.
 pub(crate) fn topic_error(e: &EngineError, re: Option<u64>, topic: &str) -> Message {
-    frame(&ServerFrame::Error {
+    server_frame(&ServerFrame::Error {
         code: e.code(),
         message: e.to_string(),
         re,
@@ -71,7 +69,7 @@ impl TopicState {
         match session.unsubscribe(topic) {
             Ok(()) => {
                 self.forget(topic);
-                out.push(frame(&ServerFrame::Unsubscribed {
+                out.push(server_frame(&ServerFrame::Unsubscribed {
                     topic: topic.to_string(),
                     reason: "unsubscribed at your request".into(),
                 }));
@@ -96,7 +94,7 @@ impl TopicState {
     /// The server ended the subscription to `topic` (access revoked).
     pub(crate) fn ended(&mut self, topic: &str, reason: String, out: &mut Vec<Message>) {
         self.forget(topic);
-        out.push(frame(&ServerFrame::Unsubscribed {
+        out.push(server_frame(&ServerFrame::Unsubscribed {
             topic: topic.to_string(),
             reason,
         }));
@@ -120,7 +118,7 @@ impl TopicState {
         match session.replay_step(&topic).await {
             Ok(ReplayStep::Batch { gap, events }) => {
                 if let Some((from, to)) = gap {
-                    out.push(frame(&ServerFrame::Gap {
+                    out.push(server_frame(&ServerFrame::Gap {
                         topic: topic.to_string(),
                         from,
                         to,
@@ -135,12 +133,12 @@ impl TopicState {
                 self.replaying.push_back(topic);
             }
             Ok(ReplayStep::Live { seq, presence }) => {
-                out.push(frame(&ServerFrame::Subscribed {
+                out.push(server_frame(&ServerFrame::Subscribed {
                     topic: topic.to_string(),
                     seq,
                 }));
                 if !presence.is_empty() {
-                    out.push(frame(&ServerFrame::Presence {
+                    out.push(server_frame(&ServerFrame::Presence {
                         topic: topic.to_string(),
                         entries: presence,
                     }));
@@ -151,7 +149,7 @@ impl TopicState {
                 // client may subscribe again from what it has.
                 self.forget(&topic);
                 out.push(topic_error(&e, None, &topic));
-                out.push(frame(&ServerFrame::Unsubscribed {
+                out.push(server_frame(&ServerFrame::Unsubscribed {
                     topic: topic.to_string(),
                     reason: e.to_string(),
                 }));
@@ -172,12 +170,12 @@ impl TopicState {
                     out.push(Message::Binary(event_frame(&b)));
                 }
             }
-            Outbound::TopicGap { topic, from, to } => out.push(frame(&ServerFrame::Gap {
+            Outbound::TopicGap { topic, from, to } => out.push(server_frame(&ServerFrame::Gap {
                 topic: topic.to_string(),
                 from,
                 to,
             })),
-            Outbound::TopicPresence(p) => out.push(frame(&ServerFrame::Presence {
+            Outbound::TopicPresence(p) => out.push(server_frame(&ServerFrame::Presence {
                 topic: p.topic.to_string(),
                 entries: p.entries.clone(),
             })),
