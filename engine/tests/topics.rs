@@ -9,29 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use goonline_engine::testing::{TestDb, each_backend};
-use goonline_engine::topics::{OwnerAccess, Retention, TopicKind, TopicsConfig};
+use goonline_engine::topics::{Retention, TopicsConfig};
 use serde_json::json;
-use support::tenancy_world::{World, user, world_with};
+use support::tenancy_world::{World, kinds_world, user};
 use support::topic_client::{Follower, Seen};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A world with a `feed` kind (members follow it) kept for `retention`.
 async fn feed_world(db: &TestDb, retention: Retention) -> World {
-    world_with(
-        db,
-        TopicsConfig::default(),
-        move |kinds, db| {
-            kinds.register(TopicKind {
-                name: "feed",
-                retention,
-                latest_value: false,
-                access: OwnerAccess::new(db.clone()),
-            })
-        },
-        |_, _| {},
-    )
-    .await
+    kinds_world(db, TopicsConfig::default(), &[("feed", retention, false)]).await
 }
 
 /// Waits until `f` has seen `n` events of `topic`.

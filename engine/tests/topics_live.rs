@@ -7,32 +7,20 @@ mod support;
 use std::time::Duration;
 
 use goonline_engine::testing::{TestDb, each_backend};
-use goonline_engine::topics::{OwnerAccess, Retention, TopicKind, TopicsConfig};
+use goonline_engine::topics::{Retention, TopicsConfig};
 use goonline_engine::{AccessTarget, EngineError};
 use serde_json::json;
-use support::tenancy_world::{World, code, user, world_with};
+use support::tenancy_world::{World, code, kinds_world, user};
 use support::topic_client::{Follower, Seen};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn feed_world(db: &TestDb) -> World {
-    world_with(
-        db,
-        TopicsConfig {
-            presence_ttl: Duration::from_millis(300),
-            ..TopicsConfig::default()
-        },
-        |kinds, db| {
-            kinds.register(TopicKind {
-                name: "feed",
-                retention: Retention::FOREVER,
-                latest_value: false,
-                access: OwnerAccess::new(db.clone()),
-            })
-        },
-        |_, _| {},
-    )
-    .await
+    let config = TopicsConfig {
+        presence_ttl: Duration::from_millis(300),
+        ..TopicsConfig::default()
+    };
+    kinds_world(db, config, &[("feed", Retention::FOREVER, false)]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,26 +320,12 @@ async fn events_announced_out_of_order_are_delivered_in_order_once() {
 
 /// A world whose `tile` (latest-value) and `feed` kinds keep events 1 ms.
 async fn short_lived(db: &TestDb) -> World {
-    world_with(
-        db,
-        TopicsConfig::default(),
-        |kinds, db| {
-            let brief = Retention {
-                max_age: Some(Duration::from_millis(1)),
-                max_events: None,
-            };
-            for (name, latest_value) in [("tile", true), ("feed", false)] {
-                kinds.register(TopicKind {
-                    name,
-                    retention: brief,
-                    latest_value,
-                    access: OwnerAccess::new(db.clone()),
-                });
-            }
-        },
-        |_, _| {},
-    )
-    .await
+    let brief = Retention {
+        max_age: Some(Duration::from_millis(1)),
+        max_events: None,
+    };
+    let kinds = [("tile", brief, true), ("feed", brief, false)];
+    kinds_world(db, TopicsConfig::default(), &kinds).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,10 +13,8 @@ use goonline_engine::chat::{self, Chat, ChatLimits};
 use goonline_engine::comments::{self, Comments};
 use goonline_engine::ops::OpsBuilder;
 use goonline_engine::sql_store::SqlStore;
-use goonline_engine::topics::feed::{METRICS_KIND, spawn_operational_feed};
-use goonline_engine::topics::{
-    OwnerAccess, Retention, TopicKind, TopicKinds, Topics, TopicsConfig,
-};
+use goonline_engine::topics::feed::{register_metrics_kind, spawn_operational_feed};
+use goonline_engine::topics::{TopicKinds, Topics, TopicsConfig};
 
 use crate::config::TopicArgs;
 use crate::error::ServerError;
@@ -36,15 +34,7 @@ pub(crate) fn start(
     }
     chat::register_kinds(&mut kinds, db);
     comments::register_kinds(&mut kinds, access.clone());
-    kinds.register(TopicKind {
-        name: METRICS_KIND,
-        retention: Retention {
-            max_age: Some(Duration::from_secs(86_400)),
-            max_events: Some(1000),
-        },
-        latest_value: true,
-        access: OwnerAccess::new(db.clone()),
-    });
+    register_metrics_kind(&mut kinds, db);
     let unknown = kinds.unknown_overrides();
     if !unknown.is_empty() {
         let mut known: Vec<&str> = kinds.iter().map(|k| k.name).collect();

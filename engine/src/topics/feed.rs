@@ -13,14 +13,32 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{TopicError, TopicEvent, Topics};
+use super::{OwnerAccess, Retention, TopicError, TopicEvent, TopicKind, TopicKinds, Topics};
 use crate::metrics::Metrics;
+use crate::sql_store::SqlStore;
 
 /// The kind every metrics topic has.
 pub const METRICS_KIND: &str = "metrics";
 
 /// The topic platform admins follow for the server's operational metrics.
 pub const PLATFORM_METRICS_TOPIC: &str = "platform/metrics";
+
+/// How long metric samples are kept by default: a day, at most 1,000 per topic.
+pub const METRICS_RETENTION: Retention = Retention {
+    max_age: Some(Duration::from_secs(86_400)),
+    max_events: Some(1000),
+};
+
+/// Registers the `metrics` kind (latest-value; the owner rule: members of the
+/// business, the user, platform admins).
+pub fn register_metrics_kind(kinds: &mut TopicKinds, db: &SqlStore) {
+    kinds.register(TopicKind {
+        name: METRICS_KIND,
+        retention: METRICS_RETENTION,
+        latest_value: true,
+        access: OwnerAccess::new(db.clone()),
+    });
+}
 
 impl Topics {
     /// Publishes a metric sample `value` to the latest-value topic `topic`.

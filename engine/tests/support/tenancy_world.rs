@@ -10,6 +10,7 @@ use goonline_engine::ops::{Caller, OpError, OpsBuilder, Registry, Transport, Use
 use goonline_engine::sql_store::SqlStore;
 use goonline_engine::tenancy::Tenancy;
 use goonline_engine::testing::{TestDb, start_engine};
+use goonline_engine::topics::feed::register_metrics_kind;
 use goonline_engine::topics::{
     OwnerAccess, Retention, TopicKind, TopicKinds, Topics, TopicsConfig,
 };
@@ -36,9 +37,35 @@ pub async fn world(db: &TestDb) -> World {
     world_with(db, TopicsConfig::default(), |_, _| {}, |_, _| {}).await
 }
 
+/// A world with plain topic kinds (owner access) of the given name, retention
+/// and latest-value flag, for tests of topics themselves.
+pub async fn kinds_world(
+    db: &TestDb,
+    config: TopicsConfig,
+    plain: &[(&'static str, Retention, bool)],
+) -> World {
+    let plain = plain.to_vec();
+    world_with(
+        db,
+        config,
+        move |kinds, db| {
+            for (name, retention, latest_value) in plain {
+                kinds.register(TopicKind {
+                    name,
+                    retention,
+                    latest_value,
+                    access: OwnerAccess::new(db.clone()),
+                });
+            }
+        },
+        |_, _| {},
+    )
+    .await
+}
+
 /// A world whose feature registers topic kinds (`kinds`, before the topics
-/// service starts) and operations (`ops`). The `metrics` kind (owner access,
-/// latest-value) is always there.
+/// service starts) and operations (`ops`). The `metrics` kind is always there,
+/// as on the server.
 pub async fn world_with(
     db: &TestDb,
     config: TopicsConfig,
@@ -49,12 +76,7 @@ pub async fn world_with(
     let engine = start_engine(Arc::new(store.clone()), EngineConfig::default());
     let audit = AuditLog::new(store.clone());
     let mut k = TopicKinds::new();
-    k.register(TopicKind {
-        name: "metrics",
-        retention: Retention::FOREVER,
-        latest_value: true,
-        access: OwnerAccess::new(store.clone()),
-    });
+    register_metrics_kind(&mut k, &store);
     kinds(&mut k, &store);
     let topics = Topics::start(store.clone(), k, config);
     engine.set_topics(topics.clone());
