@@ -62,8 +62,10 @@ impl Session {
             return Err(EngineError::ShuttingDown);
         }
         // `since` past the newest event: the client has something we never had.
+        let mut first_kept = None;
         if let Some(since) = since {
-            let (_, last) = topics.bounds(topic).await.map_err(topic_error)?;
+            let (first, last) = topics.bounds(topic).await.map_err(topic_error)?;
+            first_kept = Some(first);
             if since > last {
                 return Err(EngineError::InvalidArgument(format!(
                     "`since` is {since} but topic `{topic}` has only {last} events"
@@ -87,7 +89,7 @@ impl Session {
             // Evicted between lookup and join: look it up again.
             tokio::task::yield_now().await;
         };
-        let sub = Subscription::new(member, live, since, latest_value);
+        let sub = Subscription::new(member, live, since, latest_value, first_kept);
         self.subs.push(sub);
         Ok(member)
     }

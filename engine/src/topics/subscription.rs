@@ -53,6 +53,9 @@ pub struct Subscription {
     checked: bool,
     /// Whether the client gave `since` (without it, a trimmed start is no gap).
     explicit_since: bool,
+    /// The oldest sequence number kept, when the subscribe already read it
+    /// (the first step then need not read it again).
+    first_kept: Option<u64>,
     pub(crate) live_topic: Arc<LiveTopic>,
 }
 
@@ -62,6 +65,7 @@ impl Subscription {
         live_topic: Arc<LiveTopic>,
         since: Option<u64>,
         latest_value: bool,
+        first_kept: Option<u64>,
     ) -> Subscription {
         Subscription {
             member,
@@ -71,6 +75,7 @@ impl Subscription {
             latest_value,
             checked: false,
             explicit_since: since.is_some(),
+            first_kept,
             live_topic,
         }
     }
@@ -154,7 +159,10 @@ impl Subscription {
                 _ => None,
             });
         }
-        let (first, _) = store::bounds(pool, &self.topic).await?;
+        let first = match self.first_kept.take() {
+            Some(first) => first,
+            None => store::bounds(pool, &self.topic).await?.0,
+        };
         if self.cursor + 1 >= first {
             return Ok(None);
         }
