@@ -62,21 +62,22 @@ impl World {
 
     /// Params naming the shop, plus `extra`'s.
     pub fn shop(&self, extra: Value) -> Value {
-        let mut m = json!({ "business_id": self.shop });
-        if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-            m.extend(x);
-        }
-        m
+        params("business_id", &self.shop, extra)
     }
 
     /// Params naming a member of the shop, plus `extra`'s.
     pub fn member(&self, user: &str, extra: Value) -> Value {
-        let mut m = json!({ "user_id": user });
-        if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-            m.extend(x);
-        }
-        self.shop(m)
+        self.shop(params("user_id", user, extra))
     }
+}
+
+/// Params `{key: value}` plus `extra`'s.
+pub fn params(key: &str, value: &str, extra: Value) -> Value {
+    let mut m = json!({ key: value });
+    if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
+        m.extend(x);
+    }
+    m
 }
 
 /// Two throwaway accounts, one the target of each door.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::accounts::rest_ok;
 use crate::runner::{Case, Parity, Side};
-use crate::world::World;
+use crate::world::{World, params};
 
 use super::str_at;
 
@@ -85,10 +85,7 @@ pub async fn chat(p: &mut Parity, w: &World) {
     let (r_chat, r_topic) = channel(w, "twin-r").await;
     let (s_chat, s_topic) = channel(w, "twin-s").await;
     let side = |who, chat: &str, extra: Value, other: &str| {
-        let mut m = json!({ "chat_id": chat });
-        if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-            m.extend(x);
-        }
+        let m = params("chat_id", chat, extra);
         Side::new(who, m).sub(chat, "<chat>").sub(other, "<twin>")
     };
     let twins = |what: &str, method: &'static str, who, extra: Value, expect: &'static str| {
@@ -119,10 +116,7 @@ pub async fn chat(p: &mut Parity, w: &World) {
     };
     let message = |who, extra: Value, what: &str, method: &'static str, expect: &'static str| {
         let mk = |id: &str, extra: Value| {
-            let mut m = json!({ "message_id": id });
-            if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-                m.extend(x);
-            }
+            let m = params("message_id", id, extra);
             Side::new(who, m)
                 .sub(id, "<message>")
                 .sub(&r_chat, "<chat>")

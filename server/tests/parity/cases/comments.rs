@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::runner::{Case, Parity, Side};
-use crate::world::World;
+use crate::world::{World, params};
 
 use super::str_at;
 
@@ -18,10 +18,7 @@ pub async fn comments(p: &mut Parity, w: &World) {
     );
     let doc = |side: &str| format!("biz/{}/plan-{side}", w.shop);
     let on_doc = |who, side: &str, extra: Value| {
-        let mut m = json!({ "doc": doc(side) });
-        if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-            m.extend(x);
-        }
+        let m = params("doc", &doc(side), extra);
         Side::new(who, m).sub(&format!("plan-{side}"), "<doc>")
     };
     let body = json!({ "body": "Check the <i>prices</i>", "anchor": "AQIDBA==" });
@@ -67,36 +64,22 @@ pub async fn comments(p: &mut Parity, w: &World) {
         (str_at(v, "/id"), str_at(v, "/comments/0/id"))
     };
     let ((r_thread, r_comment), (s_thread, s_comment)) = (ids(&r), ids(&s_out));
-    let thread = |who, side: &str, extra: Value| {
+    // A call naming this side's thread (`thread_id`) or first comment
+    // (`comment_id`), both standing for the same thing at each door.
+    let target = |key: &str, who, side: &str, extra: Value| {
         let (t, c) = if side == "r" {
             (&r_thread, &r_comment)
         } else {
             (&s_thread, &s_comment)
         };
-        let mut m = json!({ "thread_id": t });
-        if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-            m.extend(x);
-        }
-        Side::new(who, m)
+        let id = if key == "thread_id" { t } else { c };
+        Side::new(who, params(key, id, extra))
             .sub(t, "<thread>")
             .sub(c, "<comment>")
             .sub(&format!("plan-{side}"), "<doc>")
     };
-    let comment = |who, side: &str, extra: Value| {
-        let (t, c) = if side == "r" {
-            (&r_thread, &r_comment)
-        } else {
-            (&s_thread, &s_comment)
-        };
-        let mut m = json!({ "comment_id": c });
-        if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-            m.extend(x);
-        }
-        Side::new(who, m)
-            .sub(t, "<thread>")
-            .sub(c, "<comment>")
-            .sub(&format!("plan-{side}"), "<doc>")
-    };
+    let thread = |who, side: &str, extra: Value| target("thread_id", who, side, extra);
+    let comment = |who, side: &str, extra: Value| target("comment_id", who, side, extra);
     let reply = json!({ "body": "Done" });
     let (r_reply, s_reply) = p
         .run(
