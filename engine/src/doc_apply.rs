@@ -6,11 +6,13 @@
 //! integrated, and they must neither be counted twice nor be lost by compaction.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use yrs::types::AsPrelim;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::{BranchID, Doc, In, Out, ReadTxn, StateVector, Transact, Update};
 
 use crate::error::EngineError;
 
@@ -28,10 +30,19 @@ pub(crate) fn parked_state<T: ReadTxn>(txn: &T) -> Option<(Vec<u8>, Option<yrs::
     Some((update, store.pending_ds().cloned()))
 }
 
-/// Decodes and applies a v1 update; returns whether it changed the document
-/// (including updates parked until their predecessors arrive). Yrs is guarded
-/// against panics on hostile input: the update is refused instead.
-pub(crate) fn apply_update(doc: &Doc, update: &[u8]) -> Result<bool, EngineError> {
+/// What applying an update did.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    /// Whether it changed the document (including updates parked until their
+    /// predecessors arrive).
+    pub changed: bool,
+    /// The top-level types it changed, without duplicates.
+    pub roots: Vec<Arc<str>>,
+}
+
+/// Decodes and applies a v1 update (see [`Applied`]). Yrs is guarded against
+/// panics on hostile input: the update is refused instead.
+pub(crate) fn apply_update(doc: &Doc, update: &[u8]) -> Result<Applied, EngineError> {
     let update = match catch_unwind(|| Update::decode_v1(update)) {
         Ok(Ok(u)) => u,
         Ok(Err(e)) => {
@@ -49,15 +60,87 @@ pub(crate) fn apply_update(doc: &Doc, update: &[u8]) -> Result<bool, EngineError
         let parked_before = parked_state(&txn);
         txn.apply_update(update).map_err(|e| e.to_string())?;
         let integrated = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
-        Ok::<bool, String>(integrated || parked_state(&txn) != parked_before)
+        let changed = integrated || parked_state(&txn) != parked_before;
+        // Committing now (rather than on drop) is what fills in the changed
+        // types, every ancestor included, so the roots can be read here.
+        txn.commit();
+        let mut roots = changed_roots(&txn);
+        // A root this update created is untyped (Yrs only knows a root's type
+        // once someone asks for it), and Yrs reports no change for an untyped
+        // type: count it, then type it so its later changes are reported.
+        let untyped = untyped_roots(&txn);
+        drop(txn);
+        if !untyped.is_empty() {
+            for (name, _) in &untyped {
+                if !roots.contains(name) {
+                    roots.push(name.clone());
+                }
+            }
+            type_roots(doc, untyped);
+        }
+        Ok::<Applied, String>(Applied { changed, roots })
     }));
     match result {
-        Ok(Ok(changed)) => Ok(changed),
+        Ok(Ok(applied)) => Ok(applied),
         Ok(Err(e)) => Err(EngineError::InvalidUpdate(format!("update refused: {e}"))),
         Err(_) => Err(EngineError::InvalidUpdate(
             "update could not be integrated".into(),
         )),
     }
+}
+
+/// The root types among a committed transaction's changed types, in first-seen
+/// order without duplicates.
+fn changed_roots(txn: &yrs::TransactionMut<'_>) -> Vec<Arc<str>> {
+    let mut roots: Vec<Arc<str>> = Vec::new();
+    for branch in txn.changed_parent_types() {
+        if let BranchID::Root(name) = branch.id()
+            && !roots.contains(&name)
+        {
+            roots.push(name);
+        }
+    }
+    roots
+}
+
+/// The roots Yrs does not know the type of, with the type their content
+/// shows; empty roots are left out (nothing to report or type yet).
+fn untyped_roots<T: ReadTxn>(txn: &T) -> Vec<(Arc<str>, In)> {
+    txn.root_refs()
+        .filter(|(_, out)| matches!(out, Out::UndefinedRef(_)))
+        .map(|(name, out)| (Arc::from(name), out.as_prelim(txn)))
+        .filter(|(_, kind)| !matches!(kind, In::Map(m) if m.is_empty()))
+        .collect()
+}
+
+/// Gives each root in `untyped` the type its content shows, so that Yrs
+/// reports its changes from now on (the server never defines types itself).
+/// XML roots become fragments.
+fn type_roots(doc: &Doc, untyped: Vec<(Arc<str>, In)>) {
+    for (name, kind) in untyped {
+        // Asking for a root's type is what sets it; the handle is not needed.
+        match kind {
+            In::Text(_) => {
+                doc.get_or_insert_text(name);
+            }
+            In::Array(_) => {
+                doc.get_or_insert_array(name);
+            }
+            In::Map(_) => {
+                doc.get_or_insert_map(name);
+            }
+            In::XmlText(_) | In::XmlElement(_) | In::XmlFragment(_) => {
+                doc.get_or_insert_xml_fragment(name);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Types the roots of a document loaded from the store (see [`type_roots`]).
+pub(crate) fn type_stored_roots(doc: &Doc) {
+    let untyped = untyped_roots(&doc.transact());
+    type_roots(doc, untyped);
 }
 
 /// Stored updates applied per transaction when loading a document.
@@ -113,6 +196,41 @@ pub(crate) fn encode_snapshot(doc: &Doc) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use yrs::{GetString, Options, Text};
+
+    #[test]
+    fn each_update_reports_the_roots_it_changed_nested_ones_by_their_root() {
+        use yrs::{Map, MapPrelim};
+        let writer = Doc::new();
+        let items = writer.get_or_insert_map("items");
+        let title = writer.get_or_insert_text("title");
+        let server = Doc::new();
+        let step = |f: &dyn Fn(&mut yrs::TransactionMut)| {
+            let mut txn = writer.transact_mut();
+            f(&mut txn);
+            let update = txn.encode_update_v1();
+            drop(txn);
+            apply_update(&server, &update).expect("applies").roots
+        };
+        let names = |v: Vec<Arc<str>>| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        // New roots are reported (and typed) the first time.
+        let r = step(&|txn| {
+            let row = items.insert(txn, "sku-1", MapPrelim::default());
+            row.insert(txn, "price", 4500);
+            title.insert(txn, 0, "Prices");
+        });
+        let mut r = names(r);
+        r.sort();
+        assert_eq!(r, ["items", "title"]);
+        // A nested change is reported by its root.
+        let r = step(&|txn| {
+            if let Some(yrs::Out::YMap(row)) = items.get(txn, "sku-1") {
+                row.insert(txn, "price", 4800);
+            }
+        });
+        assert_eq!(names(r), ["items"]);
+        let r = step(&|txn| title.insert(txn, 6, " 2026"));
+        assert_eq!(names(r), ["title"]);
+    }
 
     #[test]
     fn a_log_longer_than_one_load_transaction_loads_whole() {

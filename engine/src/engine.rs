@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{AccessPolicy, Principal};
+use crate::activity::DocActivity;
 use crate::bus::{Bus, BusHandler, BusMessage, BusPayload};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
@@ -49,6 +50,14 @@ pub(crate) struct Shared {
     pub user_sessions: DashMap<String, Vec<(u64, String, Weak<KillSwitch>)>>,
     /// The topics service, once the server has attached it.
     pub topics: std::sync::OnceLock<Topics>,
+    /// Where accepted edits are reported, once the server has attached it.
+    pub activity: std::sync::OnceLock<Arc<dyn DocActivity>>,
+    /// Rooms taken out of service whose sessions have not yet been asked to
+    /// re-check (see `door.rs`).
+    pub retired: DashMap<Arc<str>, Arc<Room>>,
+    /// Names taken out of service (moved, deleted, being moved): never loaded
+    /// again until reinstated (see `door.rs`).
+    pub tombstones: DashMap<Arc<str>, ()>,
 }
 
 /// The engine handle. Cheap to clone.
@@ -108,6 +117,9 @@ impl Engine {
             closing: AtomicBool::new(false),
             user_sessions: DashMap::new(),
             topics: std::sync::OnceLock::new(),
+            activity: std::sync::OnceLock::new(),
+            retired: DashMap::new(),
+            tombstones: DashMap::new(),
         });
         let handler: Arc<dyn BusHandler> = Arc::new(NodeHandler(Arc::downgrade(&shared)));
         shared.bus.attach(Arc::downgrade(&handler));
@@ -229,6 +241,12 @@ impl Engine {
         let _ = self.shared.topics.set(topics);
     }
 
+    /// Attaches the receiver of every accepted edit (once; later calls are
+    /// ignored).
+    pub fn set_activity(&self, activity: Arc<dyn DocActivity>) {
+        let _ = self.shared.activity.set(activity);
+    }
+
     /// The topics service, if attached.
     pub fn topics(&self) -> Option<&Topics> {
         self.shared.topics.get()
@@ -248,7 +266,17 @@ impl Engine {
     }
 
     /// The room for `doc`, loading it if needed (once, however many callers wait).
+    /// A name taken out of service (moved or deleted) is refused, also to a
+    /// caller whose load began before it was.
     pub async fn room(&self, doc: &str) -> Result<Arc<Room>, EngineError> {
+        let retired = || {
+            EngineError::Forbidden(format!(
+                "document `{doc}` was moved or deleted; look it up again"
+            ))
+        };
+        if self.shared.tombstones.contains_key(doc) {
+            return Err(retired());
+        }
         let slot = self
             .shared
             .rooms
@@ -256,6 +284,12 @@ impl Engine {
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
         match slot.get_or_try_init(|| self.load_room(doc)).await {
+            Ok(_) if self.shared.tombstones.contains_key(doc) => {
+                self.shared
+                    .rooms
+                    .remove_if(doc, |_, s| Arc::ptr_eq(s, &slot));
+                Err(retired())
+            }
             Ok(room) => Ok(room.clone()),
             Err(e) => {
                 // Leave no half-made entry behind: the next open tries again.

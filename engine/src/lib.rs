@@ -20,6 +20,7 @@
 //! protocol crate, and never the other way round.
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod awareness;
 pub mod bus;
@@ -29,8 +30,12 @@ mod coalesce;
 pub mod comments;
 pub mod config;
 mod doc_apply;
+pub mod doc_tree;
+pub mod door;
+pub mod door_ops;
 mod engine;
 pub mod error;
+pub mod events;
 pub mod limits;
 pub mod metrics;
 pub mod ops;
@@ -44,6 +49,8 @@ pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod topics;
+pub mod versions;
+pub mod workspaces;
 
 pub use clock::now_ms;
 pub use config::EngineConfig;

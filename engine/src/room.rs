@@ -18,6 +18,7 @@ use goonline_protocol::awareness::AwarenessEntry;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
+use crate::activity::Edit;
 use crate::bus::BusMessage;
 use crate::coalesce::Outbox;
 use crate::doc_apply;
@@ -60,6 +61,12 @@ struct RoomState {
     idle_since: Option<Instant>,
     /// Set when the room is removed from the registry; joins must retry.
     evicted: bool,
+    /// Set when the document moved or was deleted: every write is refused
+    /// while its sessions re-check their access.
+    retired: bool,
+    /// Callers without a session (a REST write, a version) keeping the room
+    /// from eviction while they use it.
+    holds: usize,
     /// Updates and awareness waiting for the coalesced fan-out.
     outbox: Outbox,
 }
@@ -90,6 +97,8 @@ impl Room {
             .unwrap_or(0);
         doc_apply::apply_stored(&doc, stored.snapshot.iter().chain(stored.tail.iter()))
             .map_err(|(seq, e)| StoreError::Corrupt(format!("doc `{name}` seq {seq}: {e}")))?;
+        // Stored roots are untyped: type them, so their changes are reported.
+        doc_apply::type_stored_roots(&doc);
         for (_, b) in &stored.tail {
             log_bytes += b.len() as u64;
         }
@@ -110,6 +119,8 @@ impl Room {
                 snapshot_bytes,
                 idle_since: Some(Instant::now()),
                 evicted: false,
+                retired: false,
+                holds: 0,
                 outbox: Outbox::default(),
             }),
         })
@@ -159,7 +170,7 @@ impl Room {
         if let Some(removal) = st.awareness.remove_owner(session, Instant::now()) {
             self.fan_out_awareness_now(&mut st, removal);
         }
-        if st.sessions.is_empty() {
+        if st.sessions.is_empty() && st.holds == 0 {
             st.idle_since = Some(Instant::now());
         }
     }
@@ -178,13 +189,15 @@ impl Room {
 
     /// Applies a client's update: validate, apply, sequence, queue for the
     /// coalesced fan-out to the other sessions, publish on the bus, queue for the
-    /// log; the sender's ack follows the commit.
+    /// log, report the edit (by `editor`); the sender's ack follows the commit.
+    /// Returns the sequence the ack waits for.
     pub(crate) fn apply_client_update(
         self: &Arc<Self>,
         from: &SessionTx,
         update: &[u8],
         ack_id: Option<u64>,
-    ) -> Result<(), EngineError> {
+        editor: Option<&str>,
+    ) -> Result<u64, EngineError> {
         let cfg = &self.shared.config;
         if update.len() > cfg.max_frame_bytes {
             return Err(EngineError::FrameTooLarge {
@@ -193,6 +206,12 @@ impl Room {
             });
         }
         let mut st = self.lock();
+        if st.retired {
+            return Err(EngineError::Forbidden(format!(
+                "document `{}` was moved or deleted; reopen it",
+                self.name
+            )));
+        }
         let projected = (st.snapshot_bytes + st.log_bytes) as usize + update.len();
         if projected > cfg.max_doc_bytes {
             return Err(EngineError::DocTooLarge {
@@ -200,7 +219,8 @@ impl Room {
                 limit: cfg.max_doc_bytes,
             });
         }
-        let changed = doc_apply::apply_update(&st.doc, update)?;
+        let applied = doc_apply::apply_update(&st.doc, update)?;
+        let changed = applied.changed;
         let metrics = &self.shared.metrics;
         inc(&metrics.updates_in);
         add(&metrics.update_bytes_in, update.len() as u64);
@@ -227,6 +247,17 @@ impl Room {
             });
             self.queue_for_commit(&mut st);
             self.maybe_snapshot(&mut st);
+            if let Some(activity) = self.shared.activity.get() {
+                activity.edited(Edit {
+                    doc: self.name.clone(),
+                    user: editor.map(Arc::from),
+                    roots: applied.roots,
+                    seq,
+                    bytes: update.len() as u64,
+                    doc_bytes: st.snapshot_bytes + st.log_bytes,
+                    at: crate::now_ms(),
+                });
+            }
             // The sender's own copy, for dialects that echo an update as its ack.
             Some(Arc::new(Broadcast::new(self.name.clone(), data)))
         } else {
@@ -235,8 +266,9 @@ impl Room {
 
         // Ack once everything sequenced so far is durable: for an update that added
         // nothing, its content is in an earlier, possibly still pending, update.
+        let target = st.last_seq;
         let ack = PendingAck {
-            target: st.last_seq,
+            target,
             to: from.clone(),
             id: ack_id,
             update: broadcast,
@@ -252,7 +284,7 @@ impl Room {
         if let Some(msg) = bus_msg {
             self.shared.bus.publish(msg);
         }
-        Ok(())
+        Ok(target)
     }
 
     /// Applies an update that another node already made durable: broadcast it to
@@ -260,13 +292,13 @@ impl Room {
     pub(crate) fn apply_remote_update(&self, update: &Bytes) {
         let st = self.lock();
         match doc_apply::apply_update(&st.doc, update) {
-            Ok(true) => {
+            Ok(applied) if applied.changed => {
                 let b = Arc::new(Broadcast::new(self.name.clone(), update.clone()));
                 for s in &st.sessions {
                     s.send(Outbound::Update(b.clone()));
                 }
             }
-            Ok(false) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!(doc = %self.name, error = %e, "remote update refused"),
         }
     }
@@ -320,7 +352,7 @@ impl Room {
             .idle_since
             .is_some_and(|t| now.duration_since(t) >= self.shared.config.room_idle_timeout);
         let flushed = st.pending.is_empty() && !st.queued && st.durable_seq == st.last_seq;
-        if idle_long && st.sessions.is_empty() && flushed {
+        if idle_long && st.sessions.is_empty() && st.holds == 0 && flushed {
             st.evicted = true;
         }
         st.evicted
@@ -335,6 +367,74 @@ impl Room {
     pub fn seqs(&self) -> (u64, u64) {
         let st = self.lock();
         (st.last_seq, st.durable_seq)
+    }
+
+    /// Runs `f` on the live document and the highest sequence number assigned,
+    /// under the room's lock (keep it short: every edit waits for it).
+    pub fn read<R>(&self, f: impl FnOnce(&Doc, u64) -> R) -> R {
+        let st = self.lock();
+        f(&st.doc, st.last_seq)
+    }
+
+    /// The document's estimated stored size (last snapshot plus the log since).
+    pub fn stored_bytes(&self) -> u64 {
+        let st = self.lock();
+        st.snapshot_bytes + st.log_bytes
+    }
+
+    /// Keeps the room from eviction until [`Room::release`], for a caller with
+    /// no session. Returns `false` if it was evicted meanwhile (load it again).
+    pub(crate) fn hold(&self) -> bool {
+        let mut st = self.lock();
+        if st.evicted {
+            return false;
+        }
+        st.holds += 1;
+        st.idle_since = None;
+        true
+    }
+
+    /// Ends a [`Room::hold`].
+    pub(crate) fn release(&self) {
+        let mut st = self.lock();
+        st.holds = st.holds.saturating_sub(1);
+        if st.holds == 0 && st.sessions.is_empty() {
+            st.idle_since = Some(Instant::now());
+        }
+    }
+
+    /// Takes the room out of service (its document moved or was deleted):
+    /// every later write is refused, joins load a fresh room, and every session
+    /// is asked to re-check its access. Returns the sequence that must become
+    /// durable before the stored document may be renamed or removed.
+    pub(crate) fn retire(&self) -> u64 {
+        let mut st = self.lock();
+        st.retired = true;
+        st.evicted = true;
+        st.last_seq
+    }
+
+    /// Puts a retired room back in service (the move or delete that retired
+    /// it did not happen). Returns `false` if it was not retired.
+    pub(crate) fn unretire(&self) -> bool {
+        let mut st = self.lock();
+        let was = st.retired;
+        st.retired = false;
+        st.evicted = false;
+        was
+    }
+
+    /// Whether the room was taken out of service (see [`Room::retire`]).
+    pub fn is_retired(&self) -> bool {
+        self.lock().retired
+    }
+
+    /// Asks every session in the room to re-check its access now (the
+    /// document's or its workspace's state changed).
+    pub(crate) fn request_rechecks(&self) {
+        for s in &self.lock().sessions {
+            s.kill_switch().request_recheck();
+        }
     }
 
     /// The whole document as a Yjs v1 update.

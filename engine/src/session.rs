@@ -224,7 +224,15 @@ impl Session {
         let mut i = 0;
         while i < self.members.len() {
             let doc = self.members[i].room.name.clone();
-            match self.engine.shared.access.grant(&self.principal, &doc).await {
+            let grant = match self.engine.shared.access.grant(&self.principal, &doc).await {
+                // Moved or deleted under this session: whatever the policy
+                // says about the name now, this room is out of service.
+                Ok(_) if self.members[i].room.is_retired() => Err(Refusal::Forbidden(format!(
+                    "document `{doc}` was moved or deleted; open it again"
+                ))),
+                other => other,
+            };
+            match grant {
                 Ok(grant) if grant == self.members[i].grant => i += 1,
                 Ok(grant) => {
                     self.members[i].grant = grant;
@@ -233,8 +241,8 @@ impl Session {
                         key: self.members[i].key.clone(),
                         grant: Some(grant),
                         reason: match grant {
-                            Grant::ReadOnly => "your role now allows reading only".into(),
-                            Grant::ReadWrite => "your role now allows editing".into(),
+                            Grant::ReadOnly => "your access now allows reading only (your role changed, or the document or its workspace was archived)".into(),
+                            Grant::ReadWrite => "your access now allows editing".into(),
                         },
                     });
                     i += 1;
@@ -324,7 +332,10 @@ impl Session {
             }
             SyncMessage::Step2(update) | SyncMessage::Update(update) => {
                 Self::can_write(m)?;
-                m.room.apply_client_update(&m.tx, update, ack_id)
+                let editor = self.principal.user.as_ref().map(|u| u.id.as_str());
+                m.room
+                    .apply_client_update(&m.tx, update, ack_id, editor)
+                    .map(|_| ())
             }
         }
     }
@@ -367,7 +378,7 @@ impl Drop for Session {
 }
 
 /// The engine error for a policy refusal.
-fn refusal_error(r: Refusal) -> EngineError {
+pub(crate) fn refusal_error(r: Refusal) -> EngineError {
     match r {
         Refusal::Unauthorized(m) => EngineError::Unauthorized(m),
         Refusal::Forbidden(m) => EngineError::Forbidden(m),

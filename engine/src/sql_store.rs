@@ -78,6 +78,24 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_topics_chat_comments.sql"),
         postgres: include_str!("../../migrations/postgres/0005_topics_chat_comments.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_workspaces",
+        sqlite: include_str!("../../migrations/sqlite/0006_workspaces.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_workspaces.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "0007_doc_versions",
+        sqlite: include_str!("../../migrations/sqlite/0007_doc_versions.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_doc_versions.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "0008_events_webhooks",
+        sqlite: include_str!("../../migrations/sqlite/0008_events_webhooks.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_events_webhooks.sql"),
+    },
 ];
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both backends'

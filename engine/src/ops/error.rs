@@ -33,6 +33,10 @@ pub enum OpError {
     /// idempotency key reused with other params, removing the last owner).
     #[error("{0}")]
     Conflict(String),
+    /// The change would take a document (or another stored thing) past its
+    /// size limit; nothing was changed.
+    #[error("{0}")]
+    TooLarge(String),
     /// Too many attempts; retry after this many seconds.
     #[error("{message}")]
     RateLimited {
@@ -66,6 +70,7 @@ impl OpError {
             OpError::NotFound(_) => "not_found",
             OpError::InvalidArgument { .. } => "invalid_argument",
             OpError::Conflict(_) => "conflict",
+            OpError::TooLarge(_) => "too_large",
             OpError::RateLimited { .. } => "rate_limited",
             OpError::Unavailable(_) => "unavailable",
             OpError::Internal(_) => "internal",
@@ -80,6 +85,7 @@ impl OpError {
             OpError::NotFound(_) => 404,
             OpError::InvalidArgument { .. } => 400,
             OpError::Conflict(_) => 409,
+            OpError::TooLarge(_) => 413,
             OpError::RateLimited { .. } => 429,
             OpError::Unavailable(_) => 503,
             OpError::Internal(_) => 500,
@@ -123,6 +129,7 @@ impl OpError {
                 message,
             },
             "conflict" => OpError::Conflict(message),
+            "too_large" => OpError::TooLarge(message),
             "rate_limited" => OpError::RateLimited {
                 retry_after: retry_after.unwrap_or(1),
                 message,
@@ -160,7 +167,8 @@ impl OpError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     /// Stable machine code: `unauthorized`, `forbidden`, `not_found`,
-    /// `invalid_argument`, `conflict`, `rate_limited`, `unavailable`, `internal`.
+    /// `invalid_argument`, `conflict`, `too_large`, `rate_limited`,
+    /// `unavailable`, `internal`.
     pub code: String,
     /// Human-readable explanation.
     pub message: String,

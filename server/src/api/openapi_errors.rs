@@ -26,7 +26,7 @@ pub(super) fn error_responses(envelope: &Value) -> Value {
         ),
         (
             "413",
-            "The request body is larger than the server's limit (code `invalid_argument`, field `\"\"`).",
+            "The request body is larger than the server's limit (code `invalid_argument`, field `\"\"`), or `too_large`: the change would take a document past its size limit (nothing was changed).",
         ),
         (
             "429",
