@@ -7,6 +7,11 @@
 //! [`NamespacePolicy`] is the production policy. Documents are named by
 //! namespace: `biz/{business_id}/...` belongs to a business (members open it;
 //! viewers read only; others are refused), `user/{user_id}/...` to one user.
+//! Workspace documents (`biz/{business_id}/ws/...`) are decided from their
+//! `docs` row instead ([`crate::workspaces::standing::doc_grant`]): only
+//! documents made with `doc.create` exist there, guests of the workspace open
+//! them too, archived ones are read-only, deleted ones closed, and a name a
+//! document moved away from is refused with its new name.
 //! Other names are refused, unless the server was started with anonymous
 //! documents allowed (a development and benchmarking switch), in which case
 //! they are open to anyone, as before identity existed.
@@ -14,6 +19,7 @@
 use crate::ops::{BoxFuture, UserRef};
 use crate::sql_store::SqlStore;
 use crate::tenancy::store::role_in;
+use crate::workspaces::standing::doc_grant;
 
 /// Who is acting: what the engine knows about a session.
 #[derive(Debug, Clone)]
@@ -96,6 +102,14 @@ pub fn namespace_of(doc: &str) -> Namespace<'_> {
     }
 }
 
+/// Whether `doc` (in business `business`) is a workspace document name
+/// (`biz/{business}/ws/...`), decided from the `docs` rows.
+pub fn is_workspace_doc(doc: &str, business: &str) -> bool {
+    doc.strip_prefix("biz/")
+        .and_then(|rest| rest.strip_prefix(business))
+        .is_some_and(|rest| rest.starts_with("/ws/"))
+}
+
 /// The production policy: business and user namespaces, roles from the store.
 pub struct NamespacePolicy {
     db: SqlStore,
@@ -146,6 +160,11 @@ impl AccessPolicy for NamespacePolicy {
                 Namespace::User(_) => Err(Refusal::Forbidden(
                     "documents under user/{id}/ belong to that user only".into(),
                 )),
+                Namespace::Business(business) if is_workspace_doc(doc, business) => {
+                    // Guests are not members: this is the only business name
+                    // they may open.
+                    doc_grant(&self.db, doc, &user.id).await
+                }
                 Namespace::Business(business) => {
                     match role_in(&self.db, business, &user.id).await {
                         Ok(Some(role)) if role.can_edit_docs() => Ok(Grant::ReadWrite),
@@ -194,5 +213,14 @@ mod tests {
         ] {
             assert_eq!(namespace_of(name), Namespace::Malformed, "{name}");
         }
+    }
+
+    #[test]
+    fn workspace_documents_are_names_under_ws_of_their_business() {
+        assert!(is_workspace_doc("biz/b1/ws/w1/d1", "b1"));
+        assert!(is_workspace_doc("biz/b1/ws/w1", "b1"));
+        assert!(!is_workspace_doc("biz/b1/inventory", "b1"));
+        assert!(!is_workspace_doc("biz/b1/wsx/w1/d1", "b1"));
+        assert!(!is_workspace_doc("biz/b12/ws/w1/d1", "b1"));
     }
 }

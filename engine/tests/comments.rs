@@ -17,8 +17,8 @@ async fn threads_are_created_replied_resolved_reopened_and_listed_live() {
     each_backend(|db: TestDb| async move {
         let l = db.label;
         let (w, b, owner, admin, _, _) = shop_world(&db).await;
-        let doc = format!("biz/{b}/ws/main/plan");
-        let topic = format!("biz/{b}/comments/ws/main/plan");
+        let doc = format!("biz/{b}/plans/main");
+        let topic = format!("biz/{b}/comments/plans/main");
         assert_eq!(comment_topic(&doc).as_deref(), Some(topic.as_str()));
 
         // A second member follows the document's comments before anything happens.

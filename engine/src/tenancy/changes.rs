@@ -150,6 +150,8 @@ impl Tenancy {
         for user in members {
             self.access_changed(&user);
         }
+        // Workspace guests are not members: their open documents re-check too.
+        self.engine.recheck_doc_sessions(&format!("biz/{business}"));
         Ok(DONE)
     }
 
