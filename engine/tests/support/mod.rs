@@ -7,6 +7,8 @@ pub mod chat_world;
 pub mod comments_world;
 pub mod tenancy_world;
 pub mod topic_client;
+pub mod versions_world;
+pub mod workspaces_world;
 
 use std::time::Duration;
 
