@@ -113,6 +113,12 @@ pub struct Metrics {
     /// Times a topic read back from the store events that were committed but
     /// not (yet) announced.
     pub topic_repairs: AtomicU64,
+    /// Webhook deliveries an endpoint accepted (2xx).
+    pub webhook_delivered: AtomicU64,
+    /// Webhook attempts that failed (non-2xx, timeout, connection error).
+    pub webhook_attempts_failed: AtomicU64,
+    /// Webhook deliveries given up after their last attempt.
+    pub webhook_given_up: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -295,6 +301,21 @@ impl Metrics {
                 "goonline_topic_repairs_total",
                 "Reads of committed topic events that were not announced in time.",
                 &self.topic_repairs,
+            ),
+            (
+                "goonline_webhook_deliveries_total",
+                "Webhook deliveries an endpoint accepted (2xx).",
+                &self.webhook_delivered,
+            ),
+            (
+                "goonline_webhook_attempts_failed_total",
+                "Webhook attempts that failed (non-2xx, timeout, connection error).",
+                &self.webhook_attempts_failed,
+            ),
+            (
+                "goonline_webhook_given_up_total",
+                "Webhook deliveries given up after their last attempt.",
+                &self.webhook_given_up,
             ),
         ] {
             counter(out, name, help, c);
