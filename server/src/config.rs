@@ -156,6 +156,69 @@ pub struct ServeArgs {
     /// Topic settings.
     #[command(flatten)]
     pub topics: TopicArgs,
+    /// Workspaces, versions and webhooks settings.
+    #[command(flatten)]
+    pub docs: DocArgs,
+}
+
+/// Workspaces and documents, versions, and outbound webhooks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DocArgs {
+    // (workspaces) --doc-delete-grace-days ...
+    /// Days a deleted document is kept in its business's trash (and may be
+    /// undeleted) before it is purged with everything stored for it.
+    #[arg(long, env = "GOONLINE_DOC_DELETE_GRACE_DAYS", default_value_t = 30)]
+    pub doc_delete_grace_days: u64,
+    // (versions) --auto-version-quiet-secs ...
+    /// Seconds a document edited since its last version must be quiet before
+    /// an automatic version is taken (0: no automatic versions).
+    #[arg(long, env = "GOONLINE_AUTO_VERSION_QUIET_SECS", default_value_t = 300)]
+    pub auto_version_quiet_secs: u64,
+    /// Seconds a business document must be quiet before its `doc.changed`
+    /// event is emitted.
+    #[arg(long, env = "GOONLINE_DOC_CHANGED_QUIET_SECS", default_value_t = 5)]
+    pub doc_changed_quiet_secs: u64,
+    /// While edits go on, at most one `doc.changed` per document per this
+    /// many seconds.
+    #[arg(
+        long,
+        env = "GOONLINE_DOC_CHANGED_MAX_INTERVAL_SECS",
+        default_value_t = 60
+    )]
+    pub doc_changed_max_interval_secs: u64,
+    /// Milliseconds between writes of edit activity (each document's last
+    /// edit and size, and who edited what).
+    #[arg(long, env = "GOONLINE_ACTIVITY_FLUSH_MS", default_value_t = 1000)]
+    pub activity_flush_ms: u64,
+    // (webhooks) ...
+    /// Delay before the first retry of a failed webhook delivery, in
+    /// milliseconds; later retries wait 3, 12, 60, 180, 360, 720, 1440 and
+    /// 2880 times this (10 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h
+    /// by default), each with ±20% jitter.
+    #[arg(long, env = "GOONLINE_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub webhook_retry_base_ms: u64,
+    /// Attempts of one delivery (the first and its retries) before it is
+    /// marked failed.
+    #[arg(long, env = "GOONLINE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 11)]
+    pub webhook_max_attempts: u32,
+    /// Seconds an endpoint has to answer a delivery before the attempt fails.
+    #[arg(long, env = "GOONLINE_WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+    /// Webhook deliveries this server sends at once.
+    #[arg(long, env = "GOONLINE_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    pub webhook_concurrency: usize,
+    /// Refuse webhook endpoints on loopback, private, link-local and other
+    /// non-public addresses (checked for the URL and for every address its
+    /// host name resolves to). Off by default.
+    #[arg(
+        long,
+        env = "GOONLINE_WEBHOOK_BLOCK_PRIVATE_ADDRESSES",
+        default_value_t = false
+    )]
+    pub webhook_block_private_addresses: bool,
+    /// Days a finished webhook delivery stays in the delivery log.
+    #[arg(long, env = "GOONLINE_WEBHOOK_LOG_KEEP_DAYS", default_value_t = 30)]
+    pub webhook_log_keep_days: u64,
 }
 
 /// Topics: retention per kind, limits, and the operational metrics feed.

@@ -7,12 +7,14 @@
 pub mod api;
 pub mod app;
 pub mod config;
+mod docs;
 pub mod error;
 pub mod health;
 pub mod http;
 pub mod identity;
 pub mod limits;
 mod topics;
+mod webhooks;
 mod ws;
 
 use std::future::Future;
@@ -116,6 +118,7 @@ where
     identity.register_ops(&mut ops);
     tenancy.register_ops(&mut ops);
     topics::start(&args.topics, &db, &engine, &audit, access, &mut ops)?;
+    docs::start(&args.docs, &db, &engine, &audit, &mut ops)?;
     let keep = Duration::from_secs(args.security.idempotency_keep_hours.max(24) * 3600);
     let registry = Arc::new(ops.build(Arc::new(tenancy), IdempotencyStore::new(db.clone(), keep)));
     spawn_purges(Arc::downgrade(&registry), identity.downgrade());

@@ -43,8 +43,8 @@ use serde_json::Value;
 
 use bad_input::bad_input;
 use cases::{
-    business_reads_and_changes, chat, comments, demotion, endings, invitations, members,
-    own_account, platform_admin, registration, sign_in_and_out,
+    business_reads_and_changes, chat, comments, demotion, door, endings, invitations, members,
+    own_account, platform_admin, registration, sign_in_and_out, versions, webhooks, workspaces,
 };
 use doors::Sockets;
 use runner::Parity;
@@ -123,6 +123,10 @@ async fn every_operation_gives_the_same_answer_over_rest_and_the_socket() {
             Box::pin(business_reads_and_changes(&mut p, &w)).await;
             Box::pin(chat(&mut p, &w)).await;
             Box::pin(comments(&mut p, &w)).await;
+            Box::pin(door(&mut p, &w)).await;
+            Box::pin(webhooks(&mut p, &w)).await;
+            Box::pin(versions(&mut p, &w)).await;
+            Box::pin(workspaces(&mut p, &w)).await;
             Box::pin(members(&mut p, &w, &twins)).await;
             Box::pin(invitations(&mut p, &w, &twins)).await;
             Box::pin(platform_admin(&mut p, &w, &twins)).await;

@@ -6,21 +6,29 @@ mod account;
 mod business;
 mod chat;
 mod comments;
+mod door;
 mod endings;
 mod invitations;
 mod members;
 mod platform;
 mod sessions;
+mod versions;
+mod webhooks;
+mod workspaces;
 
 pub use account::{own_account, registration};
 pub use business::business_reads_and_changes;
 pub use chat::chat;
 pub use comments::comments;
+pub use door::door;
 pub use endings::endings;
 pub use invitations::invitations;
 pub use members::members;
 pub use platform::{demotion, platform_admin};
 pub use sessions::sign_in_and_out;
+pub use versions::versions;
+pub use webhooks::webhooks;
+pub use workspaces::workspaces;
 
 /// The string at `pointer` in `v`.
 pub fn str_at(v: &serde_json::Value, pointer: &str) -> String {
