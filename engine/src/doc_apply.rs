@@ -43,6 +43,9 @@ pub(crate) struct Applied {
 /// Decodes and applies a v1 update (see [`Applied`]). Yrs is guarded against
 /// panics on hostile input: the update is refused instead.
 pub(crate) fn apply_update(doc: &Doc, update: &[u8]) -> Result<Applied, EngineError> {
+    // Before Yrs sees it: values nested deep enough would overflow the stack.
+    crate::update_guard::check_update_v1(update)
+        .map_err(|e| EngineError::InvalidUpdate(e.to_string()))?;
     let update = match catch_unwind(|| Update::decode_v1(update)) {
         Ok(Ok(u)) => u,
         Ok(Err(e)) => {

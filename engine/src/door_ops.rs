@@ -12,8 +12,6 @@
 //! Binary values travel as standard base64 text. A document the caller may not
 //! open answers `not_found`, as if it did not exist.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use schemars::JsonSchema;
@@ -21,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{ReadTxn, StateVector, Transact, Update};
+use yrs::{ReadTxn, StateVector, Transact};
 
 use crate::access::Principal;
 use crate::doc_tree;
@@ -40,17 +38,6 @@ pub enum DocFormat {
     UpdateV2,
     /// Each top-level type as JSON, keyed by name.
     Json,
-}
-
-/// The encoding of an update given to `doc.apply`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum UpdateEncoding {
-    /// Yjs v1 (`Y.encodeStateAsUpdate`, the `update` event).
-    #[default]
-    V1,
-    /// Yjs v2 (`Y.encodeStateAsUpdateV2`, the `updateV2` event).
-    V2,
 }
 
 /// `doc.get` params.
@@ -82,11 +69,9 @@ pub struct DocRef {
 pub struct ApplyUpdate {
     /// The document name.
     pub doc: String,
-    /// The update, base64.
+    /// The update, base64: Yjs v1 (`Y.encodeStateAsUpdate`, the `update`
+    /// event). Values nested deeper than 256 levels are refused.
     pub update: String,
-    /// `v1` (default) or `v2`.
-    #[serde(default)]
-    pub encoding: UpdateEncoding,
 }
 
 /// What `doc.get` answers.
@@ -161,26 +146,13 @@ fn base64(field: &str, text: &str) -> Result<Vec<u8>, OpError> {
         .map_err(|e| OpError::invalid(field, format!("must be standard base64: {e}")))
 }
 
-/// A v2 update re-encoded as v1 (what rooms and the log hold). Yrs is guarded
-/// against panics on hostile input.
-fn v2_to_v1(bytes: &[u8]) -> Result<Vec<u8>, OpError> {
-    match catch_unwind(AssertUnwindSafe(|| {
-        Update::decode_v2(bytes).map(|u| u.encode_v1())
-    })) {
-        Ok(Ok(v1)) => Ok(v1),
-        Ok(Err(e)) => Err(OpError::invalid(
-            "update",
-            format!("not a Yjs v2 update: {e}"),
-        )),
-        Err(_) => Err(OpError::invalid("update", "not a Yjs v2 update")),
-    }
-}
-
 async fn get(engine: &Engine, ctx: &Ctx, p: GetDoc) -> Result<DocContent, OpError> {
     let who = principal(ctx)?;
     let sv = match &p.state_vector {
         Some(text) => {
             let bytes = base64("state_vector", text)?;
+            crate::update_guard::check_state_vector(&bytes)
+                .map_err(|e| OpError::invalid("state_vector", e.to_string()))?;
             Some(StateVector::decode_v1(&bytes).map_err(|e| {
                 OpError::invalid("state_vector", format!("not a Yjs state vector: {e}"))
             })?)
@@ -229,13 +201,9 @@ async fn state_vector(engine: &Engine, ctx: &Ctx, p: DocRef) -> Result<DocStateV
 
 async fn apply(engine: &Engine, ctx: &Ctx, p: ApplyUpdate) -> Result<Applied, OpError> {
     let who = principal(ctx)?;
-    let bytes = base64("update", &p.update)?;
-    let v1 = match p.encoding {
-        UpdateEncoding::V1 => bytes,
-        UpdateEncoding::V2 => v2_to_v1(&bytes)?,
-    };
+    let update = base64("update", &p.update)?;
     let seq = engine
-        .apply_as(&who, &p.doc, &v1)
+        .apply_as(&who, &p.doc, &update)
         .await
         .map_err(|e| door_error(e, &p.doc))?;
     Ok(Applied { doc: p.doc, seq })

@@ -49,6 +49,7 @@ pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod topics;
+pub mod update_guard;
 pub mod versions;
 pub mod workspaces;
 

@@ -177,6 +177,8 @@ impl Room {
 
     /// Answers a client's sync step 1: the step 2 carrying what it lacks.
     pub(crate) fn step2_for(&self, state_vector: &[u8]) -> Result<Bytes, EngineError> {
+        crate::update_guard::check_state_vector(state_vector)
+            .map_err(|e| EngineError::InvalidUpdate(e.to_string()))?;
         let sv = StateVector::decode_v1(state_vector).map_err(|e| {
             EngineError::InvalidUpdate(format!("state vector does not decode: {e}"))
         })?;

@@ -20,7 +20,7 @@ use goonline_protocol::native::ServerFrame;
 use serde_json::{Value, json};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
+use yrs::{Array, Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 
 /// `doc` as one URL path segment.
 fn seg(doc: &str) -> String {
@@ -67,6 +67,21 @@ fn doc_of(update_b64: &str) -> Doc {
 
 fn text_of(doc: &Doc) -> String {
     doc.get_or_insert_text("t").get_string(&doc.transact())
+}
+
+/// An update whose one array item is `depth` nested arrays: decoded
+/// recursively it would overflow the stack.
+fn nested(depth: usize) -> Vec<u8> {
+    let doc = Doc::with_client_id(1);
+    let a = doc.get_or_insert_array("a");
+    let mut txn = doc.transact_mut();
+    a.push_back(&mut txn, yrs::Any::Null);
+    let mut u = txn.encode_update_v1();
+    let pos = u.iter().rposition(|b| *b == 126).expect("the null");
+    let mut deep = [117u8, 1].repeat(depth);
+    deep.push(126);
+    u.splice(pos..pos + 1, deep);
+    u
 }
 
 /// Appends `s` to text `t` of `doc`; returns the update.
@@ -159,7 +174,7 @@ async fn what_rest_reads_and_applies_is_what_socket_clients_see() {
             "[{l}] a diff, not the whole doc"
         );
 
-        // An update applied over REST (v1, then v2) reaches the socket client
+        // Updates applied over REST reach the socket client
         // and answers once durable, with the document's sequence number.
         let r = rest_apply(
             s.addr,
@@ -170,18 +185,11 @@ async fn what_rest_reads_and_applies_is_what_socket_clients_see() {
         .await;
         assert_eq!(r.status, 200, "[{l}] {}", r.text());
         assert_eq!(r.json()["seq"], json!(3), "[{l}]");
-        let v2_update = {
-            let t = rebuilt.get_or_insert_text("t");
-            let mut txn = rebuilt.transact_mut();
-            let len = t.len(&txn);
-            t.insert(&mut txn, len, ", salt 300");
-            txn.encode_update_v2()
-        };
         let r = rest_apply(
             s.addr,
             &shop.owner.access,
             &doc,
-            json!({ "doc": doc, "update": STANDARD.encode(v2_update), "encoding": "v2" }),
+            json!({ "doc": doc, "update": STANDARD.encode(append(&rebuilt, ", salt 300")) }),
         )
         .await;
         assert_eq!(r.status, 200, "[{l}] {}", r.text());
@@ -237,9 +245,9 @@ async fn refused_and_malformed_updates_change_nothing() {
                 "invalid_argument",
             ),
             (
-                "malformed v2",
+                "values nested too deep (would overflow the stack)",
                 owner,
-                json!({ "doc": doc, "update": STANDARD.encode([0u8, 9, 9, 9]), "encoding": "v2" }),
+                json!({ "doc": doc, "update": STANDARD.encode(nested(100_000)) }),
                 400,
                 "invalid_argument",
             ),
@@ -251,9 +259,9 @@ async fn refused_and_malformed_updates_change_nothing() {
                 "invalid_argument",
             ),
             (
-                "unknown encoding",
+                "an unknown field",
                 owner,
-                json!({ "doc": doc, "update": STANDARD.encode(&other), "encoding": "v3" }),
+                json!({ "doc": doc, "update": STANDARD.encode(&other), "encoding": "v2" }),
                 400,
                 "invalid_argument",
             ),
@@ -302,6 +310,18 @@ async fn refused_and_malformed_updates_change_nothing() {
             (404, "not_found".to_string()),
             "[{l}]"
         );
+        // The socket refuses the deep update the same way, and carries on.
+        let mut p = Peer::native_signed_in(s.addr, Some(owner)).await;
+        p.open(&doc).await;
+        p.send_update(&doc, nested(100_000)).await;
+        assert!(
+            p.until(WAIT, |p| !p.errors.is_empty()).await,
+            "[{l}] an error frame"
+        );
+        match &p.errors[0] {
+            ServerFrame::Error { code, .. } => assert_eq!(code.as_str(), "invalid_update", "[{l}]"),
+            other => panic!("[{l}] {other:?}"),
+        }
         let after = content(s.addr, owner, &doc, "update").await["update"].clone();
         assert_eq!(before, after, "[{l}] the document is untouched");
         assert_eq!(text_of(&doc_of(after.as_str().unwrap())), "kept", "[{l}]");

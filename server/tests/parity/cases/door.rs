@@ -62,7 +62,7 @@ pub async fn door(p: &mut Parity, w: &World) {
                 "invalid_argument",
             ),
             (
-                "bad encoding",
+                "an unknown field",
                 o,
                 json!({ "doc": doc, "update": update, "encoding": "v9" }),
                 "invalid_argument",
