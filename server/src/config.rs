@@ -207,15 +207,16 @@ pub struct DocArgs {
     /// Webhook deliveries this server sends at once.
     #[arg(long, env = "GOONLINE_WEBHOOK_CONCURRENCY", default_value_t = 8)]
     pub webhook_concurrency: usize,
-    /// Refuse webhook endpoints on loopback, private, link-local and other
-    /// non-public addresses (checked for the URL and for every address its
-    /// host name resolves to). Off by default.
+    /// Allow webhook endpoints on loopback, private, link-local and other
+    /// non-public addresses. Off by default: a business owner could otherwise
+    /// make the server call internal services (cloud metadata, databases) and
+    /// read the answers in the delivery log. For development and tests only.
     #[arg(
         long,
-        env = "GOONLINE_WEBHOOK_BLOCK_PRIVATE_ADDRESSES",
+        env = "GOONLINE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
         default_value_t = false
     )]
-    pub webhook_block_private_addresses: bool,
+    pub webhook_allow_private_addresses: bool,
     /// Days a finished webhook delivery stays in the delivery log.
     #[arg(long, env = "GOONLINE_WEBHOOK_LOG_KEEP_DAYS", default_value_t = 30)]
     pub webhook_log_keep_days: u64,

@@ -4,7 +4,7 @@
 //!
 //! Redirects are not followed (a 3xx is a failed attempt: the endpoint's URL
 //! should be the final one), no proxy is used, and with
-//! `--webhook-block-private-addresses` every address a host name resolves to
+//! (unless `--webhook-allow-private-addresses`) every address a host name resolves to
 //! is checked at connect time, so a name cannot be pointed at an internal
 //! service after the endpoint was accepted.
 
@@ -186,7 +186,7 @@ impl Client {
 
     /// POSTs `body` to `url` with `headers`.
     pub async fn post(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> Outcome {
-        // Checked again: the endpoint may predate `--webhook-block-private-addresses`.
+        // Checked again: the endpoint may predate the server's refusal of private addresses.
         let url = match check_url(url, self.block_private) {
             Ok(u) => u,
             Err(why) => return Outcome::refused(format!("not sent: the URL {why}")),

@@ -69,7 +69,7 @@ impl Settings {
             max_attempts: i64::from(args.webhook_max_attempts.max(1)),
             timeout: Duration::from_secs(args.webhook_timeout_secs.max(1)),
             concurrency: args.webhook_concurrency.max(1),
-            block_private: args.webhook_block_private_addresses,
+            block_private: !args.webhook_allow_private_addresses,
             keep_log: Duration::from_secs(args.webhook_log_keep_days.max(1) * 86_400),
         }
     }
