@@ -64,6 +64,8 @@ impl Versions {
                 target_version.id
             ))
         })?;
+        // Computed and applied under this node's restore lock (see `Inner`).
+        let _restoring = self.inner.restoring.lock().await;
         // Held until the change is applied, so the room the update was
         // computed against is the one it is applied to.
         let room = self

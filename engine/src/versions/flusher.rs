@@ -116,6 +116,12 @@ async fn auto_version(v: &Versions, doc: &str, last_seq: u64, closing: bool) {
     } else {
         match v.read_state(doc).await {
             Ok(s) => Some(s),
+            Err(crate::error::EngineError::Forbidden(_)) => {
+                // Moved or deleted (the name is out of service): nothing to
+                // version under this name, now or later.
+                tracker.versioned(doc, last_seq);
+                return;
+            }
             Err(e) => {
                 tracing::warn!(doc, error = %e, "automatic version: document not readable");
                 tracker.auto_failed(doc, AUTO_RETRY);

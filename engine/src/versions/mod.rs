@@ -102,6 +102,10 @@ struct Inner {
     events: EventNotifier,
     tracker: Arc<Tracker>,
     config: VersionsConfig,
+    /// Restores on this node, one at a time: two computed against the same
+    /// state would each insert the version's content (a double click would
+    /// duplicate it). Restores are rare; one lock is enough.
+    restoring: tokio::sync::Mutex<()>,
 }
 
 impl Versions {
@@ -121,6 +125,7 @@ impl Versions {
                 engine,
                 events,
                 tracker: Arc::new(Tracker::default()),
+                restoring: tokio::sync::Mutex::new(()),
                 config,
             }),
         };
