@@ -12,6 +12,7 @@
 //! `conflict`. Removing a guest or changing their access is live: their open
 //! documents are closed or downgraded at once.
 
+use super::write::Change;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
@@ -382,21 +383,16 @@ impl Workspaces {
         }
         let actor = me(ctx)?;
         let data = json!({ "workspace_id": workspace, "user_id": user, "access": p.access, "previous_access": guest.access });
-        self.event(
+        self.record(
             &mut tx,
-            business,
-            "workspace.guest_access_changed",
-            workspace,
-            Some(&actor),
-            data.clone(),
-        )
-        .await?;
-        self.audit_in(
-            &mut tx,
-            Some(&actor),
             Some(ctx),
-            "workspace.guest_access_changed",
-            business,
+            Some(&actor),
+            Change {
+                business,
+                kind: "workspace.guest_access_changed",
+                subject: workspace,
+                audit_target: business,
+            },
             data,
         )
         .await?;
@@ -433,21 +429,16 @@ impl Workspaces {
         }
         let actor = me(ctx)?;
         let data = json!({ "workspace_id": workspace, "user_id": user });
-        self.event(
+        self.record(
             &mut tx,
-            business,
-            "workspace.guest_removed",
-            workspace,
-            Some(&actor),
-            data.clone(),
-        )
-        .await?;
-        self.audit_in(
-            &mut tx,
-            Some(&actor),
             Some(ctx),
-            "workspace.guest_removed",
-            business,
+            Some(&actor),
+            Change {
+                business,
+                kind: "workspace.guest_removed",
+                subject: workspace,
+                audit_target: business,
+            },
             data,
         )
         .await?;

@@ -4,6 +4,7 @@
 //! the grace period with everything stored for them. All for owners and
 //! admins; each change is audited.
 
+use super::write::Change;
 use serde_json::json;
 
 use super::Workspaces;
@@ -102,21 +103,16 @@ impl Workspaces {
         };
         let mut data = event_data(&doc);
         data["purge_at"] = json!(doc.purge_at);
-        self.event(
+        self.record(
             &mut tx,
-            &doc.business_id,
-            "doc.deleted",
-            &doc.name,
-            Some(actor),
-            data.clone(),
-        )
-        .await?;
-        self.audit_in(
-            &mut tx,
-            Some(actor),
             Some(ctx),
-            "doc.deleted",
-            &doc.name,
+            Some(actor),
+            Change {
+                business: &doc.business_id,
+                kind: "doc.deleted",
+                subject: &doc.name,
+                audit_target: &doc.name,
+            },
             data,
         )
         .await?;
@@ -161,21 +157,16 @@ impl Workspaces {
             ..doc
         };
         let data = event_data(&doc);
-        self.event(
+        self.record(
             &mut tx,
-            &doc.business_id,
-            "doc.undeleted",
-            &doc.name,
-            Some(&actor),
-            data.clone(),
-        )
-        .await?;
-        self.audit_in(
-            &mut tx,
-            Some(&actor),
             Some(ctx),
-            "doc.undeleted",
-            &doc.name,
+            Some(&actor),
+            Change {
+                business: &doc.business_id,
+                kind: "doc.undeleted",
+                subject: &doc.name,
+                audit_target: &doc.name,
+            },
             data,
         )
         .await?;

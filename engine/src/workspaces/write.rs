@@ -48,6 +48,29 @@ impl Workspaces {
         emit_in(tx, &event).await.map_err(db_err("domain event"))
     }
 
+    /// A change's domain event and its audit entry (action = the event's
+    /// kind), both in `tx`.
+    pub(super) async fn record(
+        &self,
+        tx: &mut Tx,
+        ctx: Option<&Ctx>,
+        actor: Option<&str>,
+        change: Change<'_>,
+        data: Value,
+    ) -> Result<(), OpError> {
+        self.event(
+            tx,
+            change.business,
+            change.kind,
+            change.subject,
+            actor,
+            data.clone(),
+        )
+        .await?;
+        self.audit_in(tx, actor, ctx, change.kind, change.audit_target, data)
+            .await
+    }
+
     /// Appends audit entry `action` on `target` in `tx`.
     pub(super) async fn audit_in(
         &self,
@@ -82,4 +105,13 @@ impl Workspaces {
     pub fn audit(&self) -> &AuditLog {
         &self.0.audit
     }
+}
+
+/// What [`Workspaces::record`] writes about: the event's business, kind and
+/// subject, and the audit entry's target.
+pub(super) struct Change<'a> {
+    pub business: &'a str,
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub audit_target: &'a str,
 }
