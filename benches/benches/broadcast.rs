@@ -25,35 +25,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use goonline_benches::{Typist, drain, runtime, start_engine};
-use goonline_engine::store::{LogStats, LogWrite, Store, StoreFuture, StoredDoc};
+use goonline_benches::{NullStore, Typist, drain, runtime, start_engine};
+use goonline_engine::store::Store;
 use goonline_engine::testing::TestDb;
 use goonline_engine::{EngineConfig, Session, SessionEvents};
 use goonline_protocol::sync::SyncMessage;
 
 const DOC: &str = "bench-broadcast";
-
-/// A store that forgets everything: isolates the fan-out from the commit work
-/// that shares the machine's two cores.
-struct NullStore;
-
-impl Store for NullStore {
-    fn load<'a>(&'a self, _doc: &'a str) -> StoreFuture<'a, StoredDoc> {
-        Box::pin(async { Ok(StoredDoc::default()) })
-    }
-    fn commit<'a>(&'a self, _writes: &'a [LogWrite]) -> StoreFuture<'a, ()> {
-        Box::pin(async { Ok(()) })
-    }
-    fn log_stats<'a>(&'a self, _doc: &'a str) -> StoreFuture<'a, LogStats> {
-        Box::pin(async { Ok(LogStats::default()) })
-    }
-    fn ping(&self) -> StoreFuture<'_, ()> {
-        Box::pin(async { Ok(()) })
-    }
-    fn backend(&self) -> &'static str {
-        "null"
-    }
-}
 
 /// One doc with a writer and `readers` readers, all joined and their greetings
 /// drained.
