@@ -29,6 +29,7 @@ use crate::outbound::{Broadcast, Outbound, SessionTx};
 use crate::store::{LogWrite, StoreError, StoredDoc};
 
 mod fan_out;
+mod service;
 
 /// An acknowledgement waiting for its update to be committed.
 struct PendingAck {
@@ -382,61 +383,6 @@ impl Room {
     pub fn stored_bytes(&self) -> u64 {
         let st = self.lock();
         st.snapshot_bytes + st.log_bytes
-    }
-
-    /// Keeps the room from eviction until [`Room::release`], for a caller with
-    /// no session. Returns `false` if it was evicted meanwhile (load it again).
-    pub(crate) fn hold(&self) -> bool {
-        let mut st = self.lock();
-        if st.evicted {
-            return false;
-        }
-        st.holds += 1;
-        st.idle_since = None;
-        true
-    }
-
-    /// Ends a [`Room::hold`].
-    pub(crate) fn release(&self) {
-        let mut st = self.lock();
-        st.holds = st.holds.saturating_sub(1);
-        if st.holds == 0 && st.sessions.is_empty() {
-            st.idle_since = Some(Instant::now());
-        }
-    }
-
-    /// Takes the room out of service (its document moved or was deleted):
-    /// every later write is refused, joins load a fresh room, and every session
-    /// is asked to re-check its access. Returns the sequence that must become
-    /// durable before the stored document may be renamed or removed.
-    pub(crate) fn retire(&self) -> u64 {
-        let mut st = self.lock();
-        st.retired = true;
-        st.evicted = true;
-        st.last_seq
-    }
-
-    /// Puts a retired room back in service (the move or delete that retired
-    /// it did not happen). Returns `false` if it was not retired.
-    pub(crate) fn unretire(&self) -> bool {
-        let mut st = self.lock();
-        let was = st.retired;
-        st.retired = false;
-        st.evicted = false;
-        was
-    }
-
-    /// Whether the room was taken out of service (see [`Room::retire`]).
-    pub fn is_retired(&self) -> bool {
-        self.lock().retired
-    }
-
-    /// Asks every session in the room to re-check its access now (the
-    /// document's or its workspace's state changed).
-    pub(crate) fn request_rechecks(&self) {
-        for s in &self.lock().sessions {
-            s.kill_switch().request_recheck();
-        }
     }
 
     /// The whole document as a Yjs v1 update.
