@@ -123,6 +123,28 @@ pub fn appends(doc: &Arc<str>, first_seq: u64, updates: &[Bytes], n: usize) -> V
         .collect()
 }
 
+/// A store that forgets everything: isolates the fan-out from the commit work
+/// that shares the machine's two cores.
+pub struct NullStore;
+
+impl Store for NullStore {
+    fn load<'a>(&'a self, _doc: &'a str) -> StoreFuture<'a, StoredDoc> {
+        Box::pin(async { Ok(StoredDoc::default()) })
+    }
+    fn commit<'a>(&'a self, _writes: &'a [LogWrite]) -> StoreFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+    fn log_stats<'a>(&'a self, _doc: &'a str) -> StoreFuture<'a, LogStats> {
+        Box::pin(async { Ok(LogStats::default()) })
+    }
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+    fn backend(&self) -> &'static str {
+        "null"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,27 +167,5 @@ mod tests {
         }
         assert_eq!(text.get_string(&replica.transact()), t.content());
         assert_eq!(t.content().chars().count(), 500);
-    }
-}
-
-/// A store that forgets everything: isolates the fan-out from the commit work
-/// that shares the machine's two cores.
-pub struct NullStore;
-
-impl Store for NullStore {
-    fn load<'a>(&'a self, _doc: &'a str) -> StoreFuture<'a, StoredDoc> {
-        Box::pin(async { Ok(StoredDoc::default()) })
-    }
-    fn commit<'a>(&'a self, _writes: &'a [LogWrite]) -> StoreFuture<'a, ()> {
-        Box::pin(async { Ok(()) })
-    }
-    fn log_stats<'a>(&'a self, _doc: &'a str) -> StoreFuture<'a, LogStats> {
-        Box::pin(async { Ok(LogStats::default()) })
-    }
-    fn ping(&self) -> StoreFuture<'_, ()> {
-        Box::pin(async { Ok(()) })
-    }
-    fn backend(&self) -> &'static str {
-        "null"
     }
 }
