@@ -13,8 +13,6 @@
 //! documents are closed or downgraded at once.
 
 use super::write::Change;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sqlx::Row;
 
@@ -28,7 +26,7 @@ use super::standing::{Standing, manages_locked, standing};
 use super::write::{db_err, me};
 use crate::audit::email_pseudonym;
 use crate::ops::{Ctx, OpError};
-use crate::tenancy::invitations::token_hash;
+use crate::tenancy::invitations::{new_token, token_hash};
 use crate::tenancy::ops::Done;
 
 /// Default lifetime of a guest invitation, hours (7 days).
@@ -46,13 +44,6 @@ fn no_invitation() -> OpError {
 
 fn not_a_guest(user: &str) -> OpError {
     OpError::NotFound(format!("`{user}` is not a guest of this workspace"))
-}
-
-/// A fresh token: 32 random bytes, base64url.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Workspaces {

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use goonline_engine::ops::params::{Id, Text, lenient_u32};
+pub use goonline_engine::tenancy::ops::BusinessRef;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
@@ -90,14 +91,6 @@ pub struct Update {
     /// deliveries are made for new events and pending ones wait.
     #[serde(default)]
     pub active: Option<bool>,
-}
-
-/// Params naming a business.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BusinessRef {
-    /// The business.
-    pub business_id: Id,
 }
 
 /// Params naming an endpoint.

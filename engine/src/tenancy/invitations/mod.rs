@@ -21,8 +21,8 @@ mod types;
 
 use serde_json::json;
 
+use types::no_invitation;
 pub use types::*;
-use types::{new_token, no_invitation};
 
 use super::changes::{db_err, ip};
 use super::ops::{DONE, Done};

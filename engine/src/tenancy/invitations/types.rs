@@ -97,7 +97,7 @@ pub struct Invitations {
 }
 
 /// A fresh token: 32 random bytes, base64url.
-pub(super) fn new_token() -> String {
+pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
