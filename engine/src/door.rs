@@ -9,12 +9,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use yrs::Doc;
 
 use crate::access::{Grant, Principal};
-use crate::engine::Engine;
+use crate::bus::Control;
+use crate::engine::{Engine, Shared};
 use crate::error::EngineError;
 use crate::outbound::{KillSwitch, Outbound, SessionTx};
 use crate::room::Room;
@@ -123,6 +124,10 @@ impl Engine {
         .await;
         match acked {
             Ok(true) => Ok(seq),
+            _ if room.0.is_dead() => Err(EngineError::Forbidden(format!(
+                "document `{doc}` was moved while this update was in flight; \
+                 look it up again and send the update to its new name"
+            ))),
             _ => Err(EngineError::Unavailable(
                 "the update was accepted but is not yet durable (the store is slow or down); \
                  it is committed when the store recovers"
@@ -138,25 +143,23 @@ impl Engine {
     /// is durable this returns. Call [`Engine::recheck_doc_sessions`] after
     /// the store change, so its sessions re-check their access against the new
     /// state; if the change does not happen, call [`Engine::reinstate_doc`].
+    ///
+    /// Other nodes are told too and stop serving the name at once; their
+    /// last accepted writes are committed within a group-commit interval,
+    /// which this waits out as well before returning.
     pub async fn retire_doc(&self, doc: &str) -> Result<(), EngineError> {
-        let name: Arc<str> = Arc::from(doc);
-        self.shared.tombstones.insert(name.clone(), ());
+        self.shared.publish_control(Control::Retire {
+            doc: doc.to_string(),
+        });
         let mut rooms = Vec::new();
-        if let Some((_, slot)) = self.shared.rooms.remove(doc)
-            && let Some(room) = slot.get()
-        {
-            self.shared
-                .metrics
-                .rooms_loaded
-                .fetch_sub(1, Ordering::Relaxed);
-            room.retire();
-            // Kept until its sessions are told, whatever happens next.
-            self.shared.retired.insert(name.clone(), room.clone());
-        }
+        self.shared.retire_here(doc, None);
         // A room retired earlier (a move retried, a purge after a delete) may
         // still be committing: wait for it too.
         if let Some(room) = self.shared.retired.get(doc) {
             rooms.push(room.clone());
+        }
+        if self.shared.bus.is_shared() {
+            tokio::time::sleep(self.shared.config.commit_interval * 3).await;
         }
         let deadline = tokio::time::Instant::now() + DURABLE_WAIT;
         for room in rooms {
@@ -186,18 +189,78 @@ impl Engine {
     /// loaded again, and a retired room still serving sessions goes back in
     /// service as it was, so they carry on without noticing.
     pub fn reinstate_doc(&self, doc: &str) {
+        self.shared.reinstate_here(doc);
+        self.shared.publish_control(Control::Reinstate {
+            doc: doc.to_string(),
+        });
+    }
+
+    /// Asks every session with a document open whose name is `prefix` or
+    /// starts with `prefix/` to re-check its access now, on every node: the
+    /// document or its workspace was archived, restored, moved or deleted, or
+    /// a guest's access changed. Rooms retired by [`Engine::retire_doc`] are
+    /// included (and forgotten).
+    pub fn recheck_doc_sessions(&self, prefix: &str) {
+        self.shared.recheck_docs_here(prefix);
+        self.shared.publish_control(Control::RecheckDocs {
+            prefix: prefix.to_string(),
+        });
+    }
+}
+
+impl Shared {
+    /// Whether `doc` is out of service here (a lapsed remote tombstone is
+    /// dropped on the way).
+    pub(crate) fn is_tombstoned(&self, doc: &str) -> bool {
+        let now = Instant::now();
+        let lapsed = match self.tombstones.get(doc) {
+            None => return false,
+            Some(t) => t.is_some_and(|until| now >= until),
+        };
+        if lapsed {
+            // Only if it is still the lapsed one (not renewed meanwhile).
+            self.tombstones
+                .remove_if(doc, |_, v| v.is_some_and(|until| now >= until));
+        }
+        !lapsed
+    }
+
+    /// Tombstones `doc` here and retires its live room (kept in `retired`
+    /// until its sessions are told). `until`: when a tombstone set at another
+    /// node's request lapses (`None` for this node's own).
+    pub(crate) fn retire_here(&self, doc: &str, until: Option<Instant>) {
+        let name: Arc<str> = Arc::from(doc);
+        // This node's own (permanent) tombstone is never shortened.
+        self.tombstones
+            .entry(name.clone())
+            .and_modify(|t| {
+                if let (Some(old), Some(new)) = (*t, until) {
+                    *t = Some(old.max(new));
+                } else {
+                    *t = None;
+                }
+            })
+            .or_insert(until);
+        if let Some((_, slot)) = self.rooms.remove(doc)
+            && let Some(room) = slot.get()
+        {
+            self.metrics.rooms_loaded.fetch_sub(1, Ordering::Relaxed);
+            room.retire();
+            self.retired.insert(name, room.clone());
+        }
+    }
+
+    /// [`Engine::reinstate_doc`] on this node.
+    pub(crate) fn reinstate_here(&self, doc: &str) {
         // Back in the registry before the tombstone goes, so no one loads a
         // second room for the name in between.
-        if let Some((name, room)) = self.shared.retired.remove(doc)
+        if let Some((name, room)) = self.retired.remove(doc)
             && room.unretire()
         {
-            match self.shared.rooms.entry(name) {
+            match self.rooms.entry(name) {
                 dashmap::Entry::Vacant(e) => {
                     e.insert(Arc::new(tokio::sync::OnceCell::new_with(Some(room))));
-                    self.shared
-                        .metrics
-                        .rooms_loaded
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.metrics.rooms_loaded.fetch_add(1, Ordering::Relaxed);
                 }
                 dashmap::Entry::Occupied(_) => {
                     // Cannot happen while the name is tombstoned; if it did,
@@ -207,15 +270,11 @@ impl Engine {
                 }
             }
         }
-        self.shared.tombstones.remove(doc);
+        self.tombstones.remove(doc);
     }
 
-    /// Asks every session with a document open whose name is `prefix` or
-    /// starts with `prefix/` to re-check its access now: the document or its
-    /// workspace was archived, restored, moved or deleted, or a guest's access
-    /// changed. Rooms retired by [`Engine::retire_doc`] are included (and
-    /// forgotten).
-    pub fn recheck_doc_sessions(&self, prefix: &str) {
+    /// [`Engine::recheck_doc_sessions`] on this node.
+    pub(crate) fn recheck_docs_here(&self, prefix: &str) {
         let under = |name: &str| {
             name == prefix
                 || name
@@ -223,7 +282,6 @@ impl Engine {
                     .is_some_and(|rest| rest.starts_with('/'))
         };
         let live: Vec<Arc<Room>> = self
-            .shared
             .rooms
             .iter()
             .filter(|e| under(e.key()))
@@ -233,14 +291,13 @@ impl Engine {
             room.request_rechecks();
         }
         let retired: Vec<Arc<str>> = self
-            .shared
             .retired
             .iter()
             .filter(|e| under(e.key()))
             .map(|e| e.key().clone())
             .collect();
         for name in retired {
-            if let Some((_, room)) = self.shared.retired.remove(&name) {
+            if let Some((_, room)) = self.retired.remove(&name) {
                 room.request_rechecks();
             }
         }

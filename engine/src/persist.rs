@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::metrics::{Metrics, add, inc};
 use crate::room::Room;
-use crate::store::Store;
+use crate::store::{LogWrite, Store};
 
 /// The handle rooms use to ask for a commit.
 pub(crate) struct Persister {
@@ -77,22 +77,48 @@ async fn run(
             }
         }
         for room in rooms.drain(..) {
+            let from = writes.len();
             let upto = room.take_pending(&mut writes);
-            marks.push((room, upto));
+            marks.push((room, upto, from..writes.len()));
         }
         let mut backoff = Duration::from_millis(10);
-        loop {
+        let assigned = loop {
             let started = Instant::now();
             match store.commit(&writes).await {
-                Ok(()) => {
+                Ok(assigned) => {
                     metrics.store_commit_seconds.observe(started.elapsed());
                     add(&metrics.store_commit_writes, writes.len() as u64);
                     let snapshots = writes
                         .iter()
-                        .filter(|w| matches!(w, crate::store::LogWrite::Snapshot { .. }))
+                        .filter(|w| matches!(w, LogWrite::Snapshot { .. }))
                         .count();
                     add(&metrics.snapshots, snapshots as u64);
-                    break;
+                    break assigned;
+                }
+                Err(crate::store::StoreError::MovedAway(docs))
+                    if marks
+                        .iter()
+                        .any(|(room, _, _)| docs.iter().any(|d| **d == *room.name)) =>
+                {
+                    // Another node moved these documents: their rooms stop
+                    // (their sessions re-check and find the new name), and
+                    // the rest of the batch is committed without them.
+                    let mut kept = Vec::with_capacity(marks.len());
+                    for (room, upto, range) in marks.drain(..) {
+                        if docs.iter().any(|d| **d == *room.name) {
+                            room.moved_away();
+                        } else {
+                            kept.push((room, upto, range));
+                        }
+                    }
+                    let mut rebuilt = Vec::with_capacity(writes.len());
+                    for (_, _, range) in kept.iter_mut() {
+                        let from = rebuilt.len();
+                        rebuilt.extend(writes[range.clone()].iter().cloned());
+                        *range = from..rebuilt.len();
+                    }
+                    writes = rebuilt;
+                    marks = kept;
                 }
                 Err(e) => {
                     inc(&metrics.store_commit_errors);
@@ -101,10 +127,20 @@ async fn run(
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
             }
+        };
+        // The store numbered the appends in order: hand each room the
+        // numbers of its own.
+        let mut numbers = assigned.into_iter();
+        for (room, upto, range) in marks.drain(..) {
+            let committed: Vec<(u64, bytes::Bytes)> = writes[range]
+                .iter()
+                .filter_map(|w| match w {
+                    LogWrite::Append { data, .. } => numbers.next().map(|seq| (seq, data.clone())),
+                    LogWrite::Snapshot { .. } => None,
+                })
+                .collect();
+            room.on_durable(upto, committed);
         }
         writes.clear();
-        for (room, upto) in marks.drain(..) {
-            room.on_durable(upto);
-        }
     }
 }

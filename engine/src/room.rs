@@ -7,9 +7,16 @@
 //! the broadcast order. When fan-outs happen is decided in [`fan_out`]. Durability
 //! acknowledgements wait in `acks` until the group-commit writer reports the sequence
 //! they need as committed.
+//!
+//! Two numberings meet here. The room's own sequence (`last_seq`,
+//! `durable_seq`) counts the updates this node accepted, for acknowledgements.
+//! The store's sequence numbers every update of the document across all nodes
+//! and is given at commit; the room tracks how far it has everything
+//! (`store_seq`), which is what a snapshot may claim to cover and what tells it
+//! an update from another node went missing (see [`remote`]).
 
-use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -19,7 +26,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use crate::activity::Edit;
-use crate::bus::BusMessage;
+use crate::bus::{BusMessage, Channel};
 use crate::coalesce::Outbox;
 use crate::doc_apply;
 use crate::engine::Shared;
@@ -29,7 +36,9 @@ use crate::outbound::{Broadcast, Outbound, SessionTx};
 use crate::store::{LogWrite, StoreError, StoredDoc};
 
 mod fan_out;
+mod remote;
 mod service;
+mod snapshot;
 
 /// An acknowledgement waiting for its update to be committed.
 struct PendingAck {
@@ -44,10 +53,22 @@ struct RoomState {
     doc: Doc,
     sessions: Vec<SessionTx>,
     awareness: crate::awareness::AwarenessTable,
-    /// Highest sequence number assigned to an update of this document.
+    /// Highest room sequence number assigned to an update accepted here.
     last_seq: u64,
-    /// Highest sequence number known to be committed.
+    /// Highest room sequence number known to be committed.
     durable_seq: u64,
+    /// Every store sequence number up to this one is applied to `doc`.
+    store_seq: u64,
+    /// Store sequence numbers applied beyond `store_seq` (a hole before them).
+    store_ahead: BTreeSet<u64>,
+    /// Whether a repair of a hole is scheduled or running.
+    repairing: bool,
+    /// A snapshot is to go with the next writes (see `snapshot.rs`).
+    snapshot_due: bool,
+    /// Another node moved the document while this room's updates were in
+    /// flight and they were dropped: never back in service (see
+    /// `service.rs`).
+    dead: bool,
     /// Writes not yet handed to the group-commit writer.
     pending: Vec<LogWrite>,
     /// Whether this room is in the writer's queue.
@@ -78,6 +99,20 @@ pub struct Room {
     pub name: Arc<str>,
     shared: Arc<Shared>,
     state: Mutex<RoomState>,
+    /// Set until the first opener after the load has run the cluster's
+    /// just-loaded steps (see `cluster::room_loaded`).
+    fresh: AtomicBool,
+    /// Whether the room holds a bus subscription to its document's channel,
+    /// given back when the room is dropped.
+    subscribed: bool,
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        if self.subscribed {
+            self.shared.bus.unsubscribe(Channel::Doc(self.name.clone()));
+        }
+    }
 }
 
 impl Room {
@@ -87,6 +122,7 @@ impl Room {
         name: Arc<str>,
         stored: StoredDoc,
         shared: Arc<Shared>,
+        subscribed: bool,
     ) -> Result<Room, StoreError> {
         let doc = Doc::new();
         let last_seq = stored.last_seq();
@@ -112,6 +148,11 @@ impl Room {
                 awareness: Default::default(),
                 last_seq,
                 durable_seq: last_seq,
+                store_seq: last_seq,
+                store_ahead: BTreeSet::new(),
+                repairing: false,
+                snapshot_due: false,
+                dead: false,
                 pending: Vec::new(),
                 queued: false,
                 acks: VecDeque::new(),
@@ -124,7 +165,14 @@ impl Room {
                 holds: 0,
                 outbox: Outbox::default(),
             }),
+            fresh: AtomicBool::new(true),
+            subscribed,
         })
+    }
+
+    /// True for the first caller only.
+    pub(crate) fn take_fresh(&self) -> bool {
+        self.fresh.swap(false, Ordering::AcqRel)
     }
 
     fn lock(&self) -> MutexGuard<'_, RoomState> {
@@ -168,11 +216,17 @@ impl Room {
         let mut st = self.lock();
         st.sessions.retain(|s| s.id != session);
         st.acks.retain(|a| a.to.id != session);
-        if let Some(removal) = st.awareness.remove_owner(session, Instant::now()) {
-            self.fan_out_awareness_now(&mut st, removal);
+        let removal = st.awareness.remove_owner(session, Instant::now());
+        if let Some(removal) = &removal {
+            self.fan_out_awareness_now(&mut st, removal.clone());
         }
         if st.sessions.is_empty() && st.holds == 0 {
             st.idle_since = Some(Instant::now());
+        }
+        drop(st);
+        // Other nodes drop the states now instead of when they expire.
+        if let Some(removal) = removal {
+            self.publish_awareness(Bytes::from(removal));
         }
     }
 
@@ -228,24 +282,17 @@ impl Room {
         inc(&metrics.updates_in);
         add(&metrics.update_bytes_in, update.len() as u64);
 
-        let mut bus_msg = None;
         let broadcast = if changed {
             let data = Bytes::copy_from_slice(update);
             st.last_seq += 1;
             let seq = st.last_seq;
             st.outbox.updates.push((from.id, data.clone()));
             self.schedule_update_fan_out(&mut st);
-            bus_msg = Some(BusMessage::update(
-                self.shared.node_id,
-                self.name.clone(),
-                seq,
-                data.clone(),
-            ));
             st.log_updates += 1;
             st.log_bytes += data.len() as u64;
+            // Other nodes hear of it once it is durable (see `on_durable`).
             st.pending.push(LogWrite::Append {
                 doc: self.name.clone(),
-                seq,
                 data: data.clone(),
             });
             self.queue_for_commit(&mut st);
@@ -281,29 +328,7 @@ impl Room {
         } else {
             st.acks.push_back(ack);
         }
-        drop(st);
-        // Published outside the room lock: a bus may deliver synchronously into
-        // another node's room, and two rooms must never wait on each other.
-        if let Some(msg) = bus_msg {
-            self.shared.bus.publish(msg);
-        }
         Ok(target)
-    }
-
-    /// Applies an update that another node already made durable: broadcast it to
-    /// this node's sessions; do not log it again.
-    pub(crate) fn apply_remote_update(&self, update: &Bytes) {
-        let st = self.lock();
-        match doc_apply::apply_update(&st.doc, update) {
-            Ok(applied) if applied.changed => {
-                let b = Arc::new(Broadcast::new(self.name.clone(), update.clone()));
-                for s in &st.sessions {
-                    s.send(Outbound::Update(b.clone()));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(doc = %self.name, error = %e, "remote update refused"),
-        }
     }
 
     /// Applies an awareness update from a session and relays what was accepted to
@@ -318,23 +343,7 @@ impl Room {
         st.outbox.awareness.push(update.to_vec());
         self.schedule_awareness_fan_out(&mut st);
         drop(st);
-        // Outside the lock, as for updates.
-        self.shared.bus.publish(BusMessage::awareness(
-            self.shared.node_id,
-            self.name.clone(),
-            update,
-        ));
-    }
-
-    /// Applies awareness from another node (owner 0: it expires by TTL here).
-    pub(crate) fn apply_remote_awareness(&self, update: &[u8]) {
-        let Ok(entries) = goonline_protocol::awareness::decode_awareness_update(update) else {
-            return;
-        };
-        let mut st = self.lock();
-        if let Some(update) = st.awareness.apply(0, &entries, Instant::now()) {
-            self.fan_out_awareness_now(&mut st, update);
-        }
+        self.publish_awareness(update);
     }
 
     /// The current full awareness state, for a client that asks for it.
@@ -393,31 +402,6 @@ impl Room {
             .encode_state_as_update_v1(&StateVector::default())
     }
 
-    /// Queues a snapshot when the log behind the last one passes a bound.
-    fn maybe_snapshot(&self, st: &mut RoomState) {
-        let cfg = &self.shared.config;
-        if st.log_updates < cfg.snapshot_every_updates && st.log_bytes < cfg.snapshot_every_bytes {
-            return;
-        }
-        let Some(data) = doc_apply::encode_snapshot(&st.doc) else {
-            // Parked deletions cannot be folded into a snapshot: keep the log.
-            return;
-        };
-        let data = Bytes::from(data);
-        st.snapshot_bytes = data.len() as u64;
-        st.log_updates = 0;
-        st.log_bytes = 0;
-        let seq = st.last_seq;
-        // Everything still pending is covered by this snapshot: while the store is
-        // slow or down, memory holds one snapshot, not one per bound crossed.
-        st.pending.clear();
-        st.pending.push(LogWrite::Snapshot {
-            doc: self.name.clone(),
-            seq,
-            data,
-        });
-    }
-
     fn queue_for_commit(self: &Arc<Self>, st: &mut RoomState) {
         if !st.queued {
             st.queued = true;
@@ -430,12 +414,16 @@ impl Room {
     pub(crate) fn take_pending(&self, out: &mut Vec<LogWrite>) -> u64 {
         let mut st = self.lock();
         st.queued = false;
+        self.push_due_snapshot(&mut st);
         out.append(&mut st.pending);
         st.last_seq
     }
 
-    /// Called by the writer once everything up to `seq` is committed.
-    pub(crate) fn on_durable(&self, seq: u64) {
+    /// Called by the writer once everything up to room sequence `seq` is
+    /// committed, with the store sequence number each of the appends got:
+    /// releases the acknowledgements waiting for it, then tells the other
+    /// nodes about the updates.
+    pub(crate) fn on_durable(self: &Arc<Self>, seq: u64, committed: Vec<(u64, Bytes)>) {
         let mut st = self.lock();
         if seq > st.durable_seq {
             st.durable_seq = seq;
@@ -443,6 +431,20 @@ impl Room {
         while st.acks.front().is_some_and(|a| a.target <= st.durable_seq) {
             if let Some(ack) = st.acks.pop_front() {
                 send_ack(&self.name, ack, &self.shared);
+            }
+        }
+        for (store_seq, _) in &committed {
+            self.note_store_seq(&mut st, *store_seq);
+        }
+        drop(st);
+        if self.shared.bus.is_shared() {
+            for (store_seq, data) in committed {
+                self.shared.bus.publish(BusMessage::update(
+                    self.shared.node_id,
+                    self.name.clone(),
+                    store_seq,
+                    data,
+                ));
             }
         }
     }

@@ -5,12 +5,12 @@
 //! files differ (`migrations/sqlite`, `migrations/postgres`); they are embedded in
 //! the binary and applied at start-up.
 
-use std::fmt::Write;
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::{Arc, Once};
+
+mod doc_log;
 use std::time::Duration;
 
-use bytes::Bytes;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -96,7 +96,22 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_events_webhooks.sql"),
         postgres: include_str!("../../migrations/postgres/0008_events_webhooks.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_doc_heads",
+        sqlite: include_str!("../../migrations/sqlite/0009_doc_heads.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_doc_heads.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "0010_partitions",
+        sqlite: include_str!("../../migrations/sqlite/0010_partitions.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_partitions.sql"),
+    },
 ];
+
+/// The Postgres advisory lock nodes take turns on to migrate ("goon").
+const MIGRATION_LOCK: i64 = 0x676F_6F6E;
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both backends'
 /// parameter limits.
@@ -166,154 +181,86 @@ impl SqlStore {
         self.pool.close().await;
     }
 
+    /// Applies the migrations not yet applied. On Postgres, nodes starting
+    /// at once take turns under an advisory lock, so each migration runs once
+    /// and none sees another's half-made schema.
     async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = self.migrate_on(&mut conn).await;
+        if self.dialect == Dialect::Postgres {
+            // Also released when the connection closes, should this fail.
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await;
+        }
+        result
+    }
+
+    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS goonline_migrations (\
              version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
+        // SQLite: `BEGIN IMMEDIATE` takes the write lock up front (waiting
+        // out the busy timeout), so two processes opening a new file at once
+        // cannot both read "not applied" and then both write.
+        let begin = match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
         for m in MIGRATIONS {
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM goonline_migrations WHERE version = $1")
-                    .bind(m.version)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            if applied.is_some() {
-                continue;
-            }
-            let sql = match self.dialect {
-                Dialect::Sqlite => m.sqlite,
-                Dialect::Postgres => m.postgres,
-            };
-            let fail = |source| StoreError::Migration {
-                version: m.version,
-                name: m.name,
-                source,
-            };
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
-            sqlx::query(
-                "INSERT INTO goonline_migrations (version, name, applied_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (version) DO NOTHING",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
+            sqlx::raw_sql(begin).execute(&mut *conn).await?;
+            let result = self.apply_migration(conn, m).await;
+            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            let ended = sqlx::raw_sql(end).execute(&mut *conn).await;
+            result?;
+            ended?;
         }
         Ok(())
     }
 
-    async fn load_doc(&self, doc: &str) -> Result<StoredDoc, StoreError> {
-        let snapshot = sqlx::query("SELECT seq, data FROM doc_snapshots WHERE doc = $1")
-            .bind(doc)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| -> Result<(u64, Bytes), StoreError> {
-                Ok((
-                    to_seq(row.try_get(0)?)?,
-                    Bytes::from(row.try_get::<Vec<u8>, _>(1)?),
-                ))
-            })
-            .transpose()?;
-        let after = snapshot.as_ref().map(|(s, _)| *s).unwrap_or(0);
-        let rows = sqlx::query(
-            "SELECT seq, data FROM doc_updates WHERE doc = $1 AND seq > $2 ORDER BY seq",
-        )
-        .bind(doc)
-        .bind(after as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut tail = Vec::with_capacity(rows.len());
-        for row in rows {
-            tail.push((
-                to_seq(row.try_get(0)?)?,
-                Bytes::from(row.try_get::<Vec<u8>, _>(1)?),
-            ));
-        }
-        Ok(StoredDoc { snapshot, tail })
-    }
-
-    async fn commit_writes(&self, writes: &[LogWrite]) -> Result<(), StoreError> {
-        if writes.is_empty() {
+    /// Runs `m` in the caller's transaction unless it is already applied.
+    async fn apply_migration(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        m: &Migration,
+    ) -> Result<(), StoreError> {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM goonline_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if applied.is_some() {
             return Ok(());
         }
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let mut i = 0;
-        while i < writes.len() {
-            match &writes[i] {
-                LogWrite::Append { .. } => {
-                    // Gather the run of appends that starts here into multi-row INSERTs.
-                    let start = i;
-                    let mut bytes = 0usize;
-                    while i < writes.len() && i - start < APPEND_CHUNK && bytes < APPEND_CHUNK_BYTES
-                    {
-                        match &writes[i] {
-                            LogWrite::Append { data, .. } => bytes += data.len(),
-                            LogWrite::Snapshot { .. } => break,
-                        }
-                        i += 1;
-                    }
-                    let run = &writes[start..i];
-                    let mut sql = String::with_capacity(80 + run.len() * 24);
-                    sql.push_str("INSERT INTO doc_updates (doc, seq, data, created_at) VALUES ");
-                    for n in 0..run.len() {
-                        if n > 0 {
-                            sql.push_str(", ");
-                        }
-                        match self.dialect {
-                            // SQLite looks up every named parameter by scanning
-                            // the whole list, so `$n` costs O(n²) over a large
-                            // batch; plain `?` binds in order for free.
-                            Dialect::Sqlite => sql.push_str("(?, ?, ?, ?)"),
-                            Dialect::Postgres => {
-                                let p = n * 4;
-                                let _ =
-                                    write!(sql, "(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4);
-                            }
-                        }
-                    }
-                    // A retried commit whose first attempt did land must not fail.
-                    sql.push_str(" ON CONFLICT (doc, seq) DO NOTHING");
-                    let mut query = sqlx::query(&sql);
-                    for w in run {
-                        if let LogWrite::Append { doc, seq, data } = w {
-                            query = query
-                                .bind(doc.as_ref())
-                                .bind(*seq as i64)
-                                .bind(data.as_ref())
-                                .bind(now);
-                        }
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-                LogWrite::Snapshot { doc, seq, data } => {
-                    sqlx::query(
-                        "INSERT INTO doc_snapshots (doc, seq, data, updated_at) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (doc) DO UPDATE SET seq = excluded.seq, data = excluded.data, \
-                         updated_at = excluded.updated_at WHERE doc_snapshots.seq < excluded.seq",
-                    )
-                    .bind(doc.as_ref())
-                    .bind(*seq as i64)
-                    .bind(data.as_ref())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM doc_updates WHERE doc = $1 AND seq <= $2")
-                        .bind(doc.as_ref())
-                        .bind(*seq as i64)
-                        .execute(&mut *tx)
-                        .await?;
-                    i += 1;
-                }
-            }
-        }
-        tx.commit().await?;
+        let sql = match self.dialect {
+            Dialect::Sqlite => m.sqlite,
+            Dialect::Postgres => m.postgres,
+        };
+        let fail = |source| StoreError::Migration {
+            version: m.version,
+            name: m.name,
+            source,
+        };
+        sqlx::raw_sql(sql).execute(&mut *conn).await.map_err(fail)?;
+        sqlx::query(
+            "INSERT INTO goonline_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
         Ok(())
     }
 
@@ -341,11 +288,19 @@ impl SqlStore {
 
 impl Store for SqlStore {
     fn load<'a>(&'a self, doc: &'a str) -> StoreFuture<'a, StoredDoc> {
-        Box::pin(self.load_doc(doc))
+        Box::pin(self.load_after(doc, None))
     }
 
-    fn commit<'a>(&'a self, writes: &'a [LogWrite]) -> StoreFuture<'a, ()> {
+    fn commit<'a>(&'a self, writes: &'a [LogWrite]) -> StoreFuture<'a, Vec<u64>> {
         Box::pin(self.commit_writes(writes))
+    }
+
+    fn load_since<'a>(&'a self, doc: &'a str, after: u64) -> StoreFuture<'a, StoredDoc> {
+        Box::pin(self.load_after(doc, Some(after)))
+    }
+
+    fn heads<'a>(&'a self, docs: &'a [Arc<str>]) -> StoreFuture<'a, Vec<(String, u64)>> {
+        Box::pin(self.doc_heads(docs))
     }
 
     fn log_stats<'a>(&'a self, doc: &'a str) -> StoreFuture<'a, LogStats> {
@@ -365,6 +320,14 @@ impl Store for SqlStore {
             Dialect::Postgres => "postgres",
         }
     }
+}
+
+/// `$1, $2, …, $n`: the placeholders of an `IN (…)` list of `n` values.
+pub fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn to_seq(v: i64) -> Result<u64, StoreError> {

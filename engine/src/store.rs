@@ -4,8 +4,12 @@
 //! the log of updates written after it, each with a per-document sequence number
 //! that is contiguous from 1. Loading costs one snapshot and a short tail; a commit
 //! writes many documents' appends and compactions in one transaction (group commit).
-//! The sequence numbers are what lets a node that receives updates from elsewhere
-//! notice a gap and catch up from here.
+//!
+//! The store numbers the updates itself, at commit: several nodes may write the
+//! same document at once, and only the database can give their updates one
+//! order. Commit order is sequence order, so a reader that sees sequence `n` can
+//! read every sequence below it. The numbers are what lets a node that receives
+//! updates from elsewhere notice a gap and catch up from here.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,6 +42,11 @@ pub enum StoreError {
     /// Stored data that cannot be right (e.g. a negative sequence number).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// Updates for documents that were moved away meanwhile (another node's
+    /// move committed): they must not be logged under the old name, where
+    /// nobody would read them. Nothing was written.
+    #[error("moved away while these updates were in flight: {0:?}")]
+    MovedAway(Vec<String>),
     /// Used by stores that fail on purpose (fault injection in tests).
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -66,21 +75,24 @@ impl StoredDoc {
 /// One write in a group commit.
 #[derive(Debug, Clone)]
 pub enum LogWrite {
-    /// Append an update to a document's log.
+    /// Append an update to a document's log under the next sequence number.
     Append {
         /// Document name.
         doc: std::sync::Arc<str>,
-        /// Its sequence number.
-        seq: u64,
         /// The Yjs v1 update.
         data: Bytes,
     },
-    /// Replace the document's snapshot with one covering everything up to `seq`,
-    /// and drop the log rows it covers.
+    /// Replace the document's snapshot and drop the log rows it covers.
+    ///
+    /// `seq` is a sequence number the snapshot surely covers (its writer had
+    /// applied every update up to it). If nobody else wrote the document since
+    /// (the stored head still equals `seq` when this commit starts), the
+    /// snapshot also covers the appends of the same commit that precede it, and
+    /// the store records it as covering through the last of them.
     Snapshot {
         /// Document name.
         doc: std::sync::Arc<str>,
-        /// The last sequence number the snapshot covers.
+        /// A sequence number the snapshot surely covers.
         seq: u64,
         /// The whole document as a Yjs v1 update.
         data: Bytes,
@@ -103,9 +115,17 @@ pub trait Store: Send + Sync + 'static {
     /// Reads a document's snapshot and the log after it. A document never written
     /// is an empty [`StoredDoc`]; a failure is an error, never an empty document.
     fn load<'a>(&'a self, doc: &'a str) -> StoreFuture<'a, StoredDoc>;
-    /// Applies all writes in one transaction, in order. Appends are idempotent (a
-    /// retried commit that had in fact succeeded is harmless).
-    fn commit<'a>(&'a self, writes: &'a [LogWrite]) -> StoreFuture<'a, ()>;
+    /// Applies all writes in one transaction, in order, and returns the
+    /// sequence number given to each [`LogWrite::Append`], in order. A retried
+    /// commit that had in fact succeeded logs its updates twice, which is
+    /// harmless: applying a Yjs update again changes nothing.
+    fn commit<'a>(&'a self, writes: &'a [LogWrite]) -> StoreFuture<'a, Vec<u64>>;
+    /// What a reader that has everything up to `after` lacks: the snapshot if
+    /// it covers more than `after` (compaction dropped the rows in between),
+    /// and the log rows after `max(after, snapshot)`.
+    fn load_since<'a>(&'a self, doc: &'a str, after: u64) -> StoreFuture<'a, StoredDoc>;
+    /// The newest sequence number of each named document that has one.
+    fn heads<'a>(&'a self, docs: &'a [std::sync::Arc<str>]) -> StoreFuture<'a, Vec<(String, u64)>>;
     /// Row counts for a document's log.
     fn log_stats<'a>(&'a self, doc: &'a str) -> StoreFuture<'a, LogStats>;
     /// Checks the store can be reached (readiness).

@@ -125,11 +125,10 @@ pub(super) async fn threads_of(
     let ids: Vec<&str> = threads.iter().map(|t| t.id.as_str()).collect();
     let mut comments = Vec::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {COMMENT_COLUMNS} FROM comments WHERE thread_id IN ({}) \
              ORDER BY created_at, id",
-            marks.join(", ")
+            crate::sql_store::placeholders(chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {

@@ -44,15 +44,50 @@ impl Room {
     /// it did not happen). Returns `false` if it was not retired.
     pub(crate) fn unretire(&self) -> bool {
         let mut st = self.lock();
+        if st.dead {
+            // Its memory holds updates the store never got: a reinstated
+            // name loads a fresh room, and clients resend what it lacks.
+            return false;
+        }
         let was = st.retired;
         st.retired = false;
         st.evicted = false;
         was
     }
 
+    /// Whether the room's unlogged updates were dropped (see
+    /// [`Room::moved_away`]).
+    pub(crate) fn is_dead(&self) -> bool {
+        self.lock().dead
+    }
+
     /// Whether the room was taken out of service (see [`Room::retire`]).
     pub fn is_retired(&self) -> bool {
         self.lock().retired
+    }
+
+    /// Another node moved the document while this room's updates were in
+    /// flight: they are dropped (never acknowledged; their clients resend
+    /// them to the new name by state vector), the name is taken out of service
+    /// here, and the sessions re-check their access.
+    pub(crate) fn moved_away(&self) {
+        {
+            let mut st = self.lock();
+            st.retired = true;
+            st.evicted = true;
+            st.dead = true;
+            st.acks.clear();
+            st.pending.clear();
+            st.queued = false;
+            // Nothing more will be committed: the room counts as flushed.
+            st.durable_seq = st.last_seq;
+        }
+        tracing::warn!(doc = %self.name, "document moved by another node while updates were in flight; they go to the new name by resync");
+        self.shared.retire_here(
+            &self.name,
+            Some(std::time::Instant::now() + crate::cluster::REMOTE_TOMBSTONE),
+        );
+        self.request_rechecks();
     }
 
     /// Asks every session in the room to re-check its access now (the

@@ -30,9 +30,10 @@ use crate::comments::comment_topic;
 use crate::ops::{Ctx, OpError};
 
 /// The tables whose `doc` column names a document, renamed with it.
-const DOC_TABLES: [&str; 5] = [
+const DOC_TABLES: [&str; 6] = [
     "doc_updates",
     "doc_snapshots",
+    "doc_heads",
     "doc_versions",
     "doc_activity",
     "comment_threads",
@@ -165,6 +166,19 @@ impl Workspaces {
             )));
         };
         let mut tx = self.begin(CX).await?;
+        // First, the document's head row (created if it was never written):
+        // a commit on any node that is numbering updates for the old name
+        // holds it, so this waits for that commit and then moves its rows
+        // too; a commit after this one finds the name moved and is refused
+        // (see `sql_store/doc_log.rs`).
+        sqlx::query(
+            "INSERT INTO doc_heads (doc, seq) VALUES ($1, 0) \
+             ON CONFLICT (doc) DO UPDATE SET seq = doc_heads.seq",
+        )
+        .bind(old)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(CX))?;
         if check_target {
             // `move_doc` looked before the redirect and the retirement; the
             // workspace may have been archived since. Locked as `doc.create`

@@ -15,9 +15,10 @@ use crate::comments::comment_topic;
 use crate::ops::{Ctx, OpError};
 
 /// What the purge deletes for a document, in order (`$1`: its name).
-const PURGE: [&str; 7] = [
+const PURGE: [&str; 8] = [
     "DELETE FROM doc_updates WHERE doc = $1",
     "DELETE FROM doc_snapshots WHERE doc = $1",
+    "DELETE FROM doc_heads WHERE doc = $1",
     "DELETE FROM doc_versions WHERE doc = $1",
     "DELETE FROM doc_activity WHERE doc = $1",
     "DELETE FROM comments WHERE thread_id IN (SELECT id FROM comment_threads WHERE doc = $1)",
