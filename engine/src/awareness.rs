@@ -90,9 +90,20 @@ impl AwarenessTable {
 
     /// The full current state (live clients only), or `None` when nobody is present.
     pub fn full_update(&self) -> Option<Vec<u8>> {
+        self.update_where(|_| true)
+    }
+
+    /// The live states published by this node's sessions (not those learnt
+    /// from other nodes, which have owner 0), or `None` if there are none.
+    pub fn local_update(&self) -> Option<Vec<u8>> {
+        self.update_where(|owner| owner != 0)
+    }
+
+    fn update_where(&self, keep: impl Fn(u64) -> bool) -> Option<Vec<u8>> {
         let live: Vec<AwarenessEntry<'_>> = self
             .clients
             .iter()
+            .filter(|(_, c)| keep(c.owner))
             .filter_map(|(id, c)| {
                 c.state.as_deref().map(|s| AwarenessEntry {
                     client_id: *id,

@@ -39,6 +39,14 @@ pub struct EngineConfig {
     /// Group commits start at most this often, so updates trickling in from many
     /// rooms share a transaction; an isolated update waits for nothing.
     pub commit_interval: Duration,
+    /// How long a hole in a live document's sequence (an update from another
+    /// node that did not arrive) may last before the room reads it from the
+    /// store.
+    pub gap_repair_after: Duration,
+    /// With other nodes on the bus: how often live documents' heads are
+    /// compared with the store, which finds an update whose bus message was
+    /// lost with nothing after it to reveal the hole.
+    pub bus_audit_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +66,8 @@ impl Default for EngineConfig {
             sweep_interval: Duration::from_secs(1),
             max_commit_batch: 4096,
             commit_interval: Duration::from_millis(10),
+            gap_repair_after: Duration::from_millis(100),
+            bus_audit_interval: Duration::from_secs(2),
         }
     }
 }

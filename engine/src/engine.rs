@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::{AccessPolicy, Principal};
 use crate::activity::DocActivity;
-use crate::bus::{Bus, BusHandler, BusMessage, BusPayload};
+use crate::bus::{Bus, BusHandler, Channel};
+use crate::cluster::NodeHandler;
 use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::metrics::{Metrics, inc};
@@ -57,8 +58,30 @@ pub(crate) struct Shared {
     pub retired: DashMap<Arc<str>, Arc<Room>>,
     /// Names taken out of service (moved, deleted, being moved): never loaded
     /// again until reinstated (see `door.rs`).
-    pub tombstones: DashMap<Arc<str>, ()>,
+    /// A name retired at another node's request carries when it lapses: if
+    /// that node's reinstatement is lost on the bus, the name comes back by
+    /// itself (a completed move is refused by the access policy and at
+    /// commit anyway).
+    pub tombstones: DashMap<Arc<str>, Option<Instant>>,
+    /// Documents whose bus messages arrived while their room was loading:
+    /// the room catches up from the store once loaded (see `cluster.rs`).
+    pub missed_while_loading: DashMap<Arc<str>, ()>,
+    /// Told when a signed-in session ends (user, connection id), once the
+    /// server has attached it: a cluster-wide connection count is released.
+    pub user_session_ended: std::sync::OnceLock<UserSessionEnded>,
+    /// Bounds concurrent catch-ups from the store, so a reconnect with
+    /// thousands of live rooms does not starve the group-commit writer of
+    /// connections.
+    pub catchups: tokio::sync::Semaphore,
+    /// Run after the bus came back (see [`Engine::on_resync`]).
+    pub resync_hook: std::sync::OnceLock<ResyncHook>,
 }
+
+/// See [`Engine::on_resync`].
+pub type ResyncHook = Arc<dyn Fn() + Send + Sync>;
+
+/// See [`Engine::on_user_session_end`].
+pub type UserSessionEnded = Arc<dyn Fn(&str, u64) + Send + Sync>;
 
 /// The engine handle. Cheap to clone.
 #[derive(Clone)]
@@ -120,10 +143,23 @@ impl Engine {
             activity: std::sync::OnceLock::new(),
             retired: DashMap::new(),
             tombstones: DashMap::new(),
+            missed_while_loading: DashMap::new(),
+            user_session_ended: std::sync::OnceLock::new(),
+            catchups: tokio::sync::Semaphore::new(4),
+            resync_hook: std::sync::OnceLock::new(),
         });
+        let health = shared.bus.health();
+        shared
+            .metrics
+            .bus_connected
+            .store(i64::from(health.connected), Ordering::Relaxed);
         let handler: Arc<dyn BusHandler> = Arc::new(NodeHandler(Arc::downgrade(&shared)));
         shared.bus.attach(Arc::downgrade(&handler));
         let stop_sweep = CancellationToken::new();
+        tokio::spawn(crate::cluster::audit_loop(
+            Arc::downgrade(&shared),
+            stop_sweep.clone(),
+        ));
         tokio::spawn(sweep_loop(
             Arc::downgrade(&shared),
             stop_sweep.clone(),
@@ -176,68 +212,10 @@ impl Engine {
         ))
     }
 
-    pub(crate) fn register_user_session(
-        &self,
-        user: &str,
-        auth_session: &str,
-        id: u64,
-        kill: &Arc<KillSwitch>,
-    ) {
-        self.shared
-            .user_sessions
-            .entry(user.to_string())
-            .or_default()
-            .push((id, auth_session.to_string(), Arc::downgrade(kill)));
-    }
-
-    pub(crate) fn unregister_user_session(&self, user: &str, id: u64) {
-        if let dashmap::Entry::Occupied(mut e) = self.shared.user_sessions.entry(user.to_string()) {
-            e.get_mut().retain(|(i, _, _)| *i != id);
-            if e.get().is_empty() {
-                e.remove();
-            }
-        }
-    }
-
-    /// `user`'s roles changed: every live session of theirs re-checks its open
-    /// documents now (losing write access or the document as the new role says).
-    pub fn access_changed(&self, user: &str) {
-        if let Some(sessions) = self.shared.user_sessions.get(user) {
-            for (_, _, kill) in sessions.iter() {
-                if let Some(k) = kill.upgrade() {
-                    k.request_recheck();
-                }
-            }
-        }
-    }
-
-    /// Closes `user`'s live sessions (all of them, or those of one sign-in
-    /// session) with `code`: sign-out, password change, suspension, erasure.
-    /// Returns how many were closed.
-    pub fn end_user_sessions(
-        &self,
-        user: &str,
-        auth_session: Option<&str>,
-        code: u16,
-        reason: &str,
-    ) -> usize {
-        let mut n = 0;
-        if let Some(sessions) = self.shared.user_sessions.get(user) {
-            for (_, s, kill) in sessions.iter() {
-                if auth_session.is_none_or(|a| a == s)
-                    && let Some(k) = kill.upgrade()
-                {
-                    k.kill(code, reason);
-                    n += 1;
-                }
-            }
-        }
-        n
-    }
-
     /// Attaches the topics service sessions subscribe through (once; later
     /// calls are ignored).
     pub fn set_topics(&self, topics: Topics) {
+        topics.attach_bus(self.shared.bus.clone(), self.shared.node_id);
         let _ = self.shared.topics.set(topics);
     }
 
@@ -250,11 +228,6 @@ impl Engine {
     /// The topics service, if attached.
     pub fn topics(&self) -> Option<&Topics> {
         self.shared.topics.get()
-    }
-
-    /// Live sessions of `user` on this node.
-    pub fn user_session_count(&self, user: &str) -> usize {
-        self.shared.user_sessions.get(user).map_or(0, |s| s.len())
     }
 
     pub(crate) fn release_connection(&self) {
@@ -274,7 +247,7 @@ impl Engine {
                 "document `{doc}` was moved or deleted; look it up again"
             ))
         };
-        if self.shared.tombstones.contains_key(doc) {
+        if self.shared.is_tombstoned(doc) {
             return Err(retired());
         }
         let slot = self
@@ -284,13 +257,18 @@ impl Engine {
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
         match slot.get_or_try_init(|| self.load_room(doc)).await {
-            Ok(_) if self.shared.tombstones.contains_key(doc) => {
+            Ok(_) if self.shared.is_tombstoned(doc) => {
                 self.shared
                     .rooms
                     .remove_if(doc, |_, s| Arc::ptr_eq(s, &slot));
                 Err(retired())
             }
-            Ok(room) => Ok(room.clone()),
+            Ok(room) => {
+                if room.take_fresh() {
+                    crate::cluster::room_loaded(&self.shared, room);
+                }
+                Ok(room.clone())
+            }
             Err(e) => {
                 // Leave no half-made entry behind: the next open tries again.
                 self.shared
@@ -304,18 +282,37 @@ impl Engine {
     async fn load_room(&self, doc: &str) -> Result<Arc<Room>, StoreError> {
         let sh = &self.shared;
         sh.loads.fetch_add(1, Ordering::Relaxed);
+        let name: Arc<str> = Arc::from(doc);
+        // Subscribed before reading: an update committed after the read is
+        // then either heard on the bus or found by the catch-up that follows
+        // a message heard while loading.
+        // The guard gives the subscription back if the load fails or its
+        // caller goes away mid-load; the room takes it over once built.
+        let mut guard =
+            crate::cluster::SubscriptionGuard::new(&*sh.bus, Channel::Doc(name.clone()));
+        if guard.is_armed() {
+            sh.bus.subscribe(Channel::Doc(name.clone())).await;
+        }
+        let subscribed = guard.is_armed();
+        let forget_missed = || {
+            sh.missed_while_loading.remove(doc);
+        };
         let stored = match sh.store.load(doc).await {
             Ok(s) => s,
             Err(e) => {
                 inc(&sh.metrics.room_load_failures);
                 tracing::error!(doc, error = %e, "loading document failed");
+                forget_missed();
                 return Err(e);
             }
         };
-        let room = Room::from_stored(Arc::from(doc), stored, sh.clone()).inspect_err(|e| {
-            inc(&sh.metrics.room_load_failures);
-            tracing::error!(doc, error = %e, "stored document does not decode");
-        })?;
+        let room =
+            Room::from_stored(name.clone(), stored, sh.clone(), subscribed).inspect_err(|e| {
+                inc(&sh.metrics.room_load_failures);
+                tracing::error!(doc, error = %e, "stored document does not decode");
+                forget_missed();
+            })?;
+        guard.disarm();
         sh.metrics.rooms_loaded.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(room))
     }
@@ -404,29 +401,6 @@ impl Engine {
         // the store pool and every document are freed with the engine.
         self.shared.rooms.clear();
         flushed
-    }
-}
-
-/// Receives bus messages for this node and hands them to the live room, if any.
-struct NodeHandler(Weak<Shared>);
-
-impl BusHandler for NodeHandler {
-    fn node_id(&self) -> u64 {
-        self.0.upgrade().map(|s| s.node_id).unwrap_or(0)
-    }
-
-    fn deliver(&self, msg: &BusMessage) {
-        let Some(shared) = self.0.upgrade() else {
-            return;
-        };
-        let Some(room) = shared.rooms.get(&msg.doc).and_then(|s| s.get().cloned()) else {
-            // Not live here: the store has it when someone opens it.
-            return;
-        };
-        match &msg.payload {
-            BusPayload::Update { data, .. } => room.apply_remote_update(data),
-            BusPayload::Awareness(data) => room.apply_remote_awareness(data),
-        }
     }
 }
 

@@ -26,6 +26,7 @@ pub mod awareness;
 pub mod bus;
 pub mod chat;
 mod clock;
+mod cluster;
 mod coalesce;
 pub mod comments;
 pub mod config;
@@ -45,11 +46,14 @@ pub mod room;
 pub mod session;
 pub mod sql_store;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod tcp_proxy;
 pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod topics;
 pub mod update_guard;
+mod user_sessions;
 pub mod versions;
 pub mod workspaces;
 

@@ -119,6 +119,33 @@ pub struct Metrics {
     pub webhook_attempts_failed: AtomicU64,
     /// Webhook deliveries given up after their last attempt.
     pub webhook_given_up: AtomicU64,
+    /// 1 while the node's bus to the others is connected (always 1 without
+    /// Redis), 0 while it is down.
+    pub bus_connected: AtomicI64,
+    /// Messages published on the bus.
+    pub bus_published: AtomicU64,
+    /// Messages that could not be published (bus down or queue full): the
+    /// receivers repair from the store.
+    pub bus_publish_dropped: AtomicU64,
+    /// Messages received from other nodes.
+    pub bus_received: AtomicU64,
+    /// Received messages that did not decode.
+    pub bus_decode_errors: AtomicU64,
+    /// Times the bus connection was re-established.
+    pub bus_reconnects: AtomicU64,
+    /// Received messages dropped on purpose by the fault-injection hook.
+    pub bus_fault_drops: AtomicU64,
+    /// Times to deliver a message from its origin's publish to this node.
+    pub bus_lag_seconds: Histogram,
+    /// Catch-ups of a live document from the store (a gap in its sequence,
+    /// a resync after a bus outage, or the periodic audit).
+    pub doc_catchups: AtomicU64,
+    /// Updates read from the store by those catch-ups.
+    pub doc_catchup_updates: AtomicU64,
+    /// Whole-node resyncs after the bus came back.
+    pub bus_resyncs: AtomicU64,
+    /// Connections refused because the user had too many across the cluster.
+    pub user_connections_refused: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -317,8 +344,69 @@ impl Metrics {
                 "Webhook deliveries given up after their last attempt.",
                 &self.webhook_given_up,
             ),
+            (
+                "goonline_bus_published_total",
+                "Messages published on the bus to other nodes.",
+                &self.bus_published,
+            ),
+            (
+                "goonline_bus_publish_dropped_total",
+                "Messages that could not be published (repaired from the store).",
+                &self.bus_publish_dropped,
+            ),
+            (
+                "goonline_bus_received_total",
+                "Messages received from other nodes.",
+                &self.bus_received,
+            ),
+            (
+                "goonline_bus_decode_errors_total",
+                "Received bus messages that did not decode.",
+                &self.bus_decode_errors,
+            ),
+            (
+                "goonline_bus_reconnects_total",
+                "Times the bus connection was re-established.",
+                &self.bus_reconnects,
+            ),
+            (
+                "goonline_bus_fault_drops_total",
+                "Received bus messages dropped by the fault-injection hook.",
+                &self.bus_fault_drops,
+            ),
+            (
+                "goonline_doc_catchups_total",
+                "Catch-ups of a live document from the store (gap, resync, audit).",
+                &self.doc_catchups,
+            ),
+            (
+                "goonline_doc_catchup_updates_total",
+                "Updates read from the store by document catch-ups.",
+                &self.doc_catchup_updates,
+            ),
+            (
+                "goonline_bus_resyncs_total",
+                "Whole-node catch-ups after the bus came back.",
+                &self.bus_resyncs,
+            ),
+            (
+                "goonline_user_connections_refused_total",
+                "Connections refused at the per-user limit (cluster-wide).",
+                &self.user_connections_refused,
+            ),
         ] {
             counter(out, name, help, c);
         }
+        gauge(
+            out,
+            "goonline_bus_connected",
+            "1 while the bus to other nodes is connected.",
+            self.bus_connected.load(Ordering::Relaxed),
+        );
+        self.bus_lag_seconds.render(
+            "goonline_bus_lag_seconds",
+            "Time from a message's publish on its origin node to its arrival here.",
+            out,
+        );
     }
 }

@@ -104,6 +104,11 @@ impl Session {
         &self.principal.session_id
     }
 
+    /// This connection's number on this node.
+    pub fn connection_id(&self) -> u64 {
+        self.tx.id
+    }
+
     /// The engine this session belongs to.
     pub fn engine(&self) -> &Engine {
         &self.engine

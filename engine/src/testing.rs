@@ -189,13 +189,26 @@ impl Store for FaultyStore {
         })
     }
 
-    fn commit<'a>(&'a self, writes: &'a [LogWrite]) -> StoreFuture<'a, ()> {
+    fn commit<'a>(&'a self, writes: &'a [LogWrite]) -> StoreFuture<'a, Vec<u64>> {
         Box::pin(async move {
             if self.fail_commits.load(Ordering::SeqCst) {
                 return Err(StoreError::Unavailable("injected commit failure".into()));
             }
             self.inner.commit(writes).await
         })
+    }
+
+    fn load_since<'a>(&'a self, doc: &'a str, after: u64) -> StoreFuture<'a, StoredDoc> {
+        Box::pin(async move {
+            if self.fail_loads.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("injected load failure".into()));
+            }
+            self.inner.load_since(doc, after).await
+        })
+    }
+
+    fn heads<'a>(&'a self, docs: &'a [Arc<str>]) -> StoreFuture<'a, Vec<(String, u64)>> {
+        self.inner.heads(docs)
     }
 
     fn log_stats<'a>(&'a self, doc: &'a str) -> StoreFuture<'a, LogStats> {
@@ -226,4 +239,22 @@ pub fn start_engine(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
         access: Arc::new(AllowAll),
         metrics: Arc::new(Metrics::default()),
     })
+}
+
+/// The whole document a [`crate::store::StoredDoc`] holds, as one Yjs v1
+/// update (its snapshot and tail applied in order).
+pub fn rebuild(stored: &crate::store::StoredDoc) -> Vec<u8> {
+    use yrs::updates::decoder::Decode;
+    use yrs::{ReadTxn, StateVector, Transact, Update};
+    let doc = yrs::Doc::new();
+    {
+        let mut txn = doc.transact_mut();
+        for (_, data) in stored.snapshot.iter().chain(stored.tail.iter()) {
+            if let Ok(u) = Update::decode_v1(data) {
+                let _ = txn.apply_update(u);
+            }
+        }
+    }
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
 }

@@ -9,25 +9,10 @@ use std::time::Duration;
 
 use goonline_engine::testing::TestDb;
 use goonline_engine::{EngineConfig, EngineError};
-use goonline_protocol::awareness::{
-    AwarenessEntry, decode_awareness_update, encode_awareness_update,
-};
+use goonline_protocol::awareness::decode_awareness_update;
 use goonline_protocol::codes::close;
 use goonline_protocol::sync::SyncMessage;
-use support::{Client, WAIT, engine, quick_config, text_of_state};
-
-fn awareness_update(client_id: u64, clock: u64, state: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_awareness_update(
-        [AwarenessEntry {
-            client_id,
-            clock,
-            state,
-        }],
-        &mut out,
-    );
-    out
-}
+use support::{Client, WAIT, awareness_update, engine, quick_config, text_of_state};
 
 fn live_states(updates: &[Vec<u8>]) -> std::collections::HashMap<u64, String> {
     let mut states = std::collections::HashMap::new();

@@ -26,10 +26,16 @@ use sqlx::AnyPool;
 use tokio::sync::{Notify, OnceCell};
 
 use super::TopicEvent;
+use super::cluster::SharedLink;
 use super::presence::{PresenceBroadcast, Presences, expiry};
 use super::store;
+
+mod remote;
+mod repair;
+
 use crate::metrics::{Metrics, add, inc};
 use crate::outbound::{Outbound, SessionTx};
+use repair::repair;
 
 /// How long an early event waits for the ones before it before the hub reads
 /// them from the store.
@@ -131,6 +137,18 @@ pub struct LiveTopic {
     pool: AnyPool,
     metrics: Arc<Metrics>,
     me: Weak<LiveTopic>,
+    /// How events and presence reach other nodes.
+    link: SharedLink,
+    /// Whether this topic holds a bus subscription, given back on drop.
+    subscribed: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for LiveTopic {
+    fn drop(&mut self) {
+        if self.subscribed.load(std::sync::atomic::Ordering::Acquire) {
+            self.link.unsubscribe(&self.name);
+        }
+    }
 }
 
 impl LiveTopic {
@@ -143,6 +161,17 @@ impl LiveTopic {
     pub(crate) async fn ensure_init(&self) -> Result<(), sqlx::Error> {
         self.init
             .get_or_try_init(|| async {
+                // Subscribed before reading: events committed after the read
+                // arrive on the bus and wait in `pending` meanwhile.
+                // Once per live topic, however many times the read is retried
+                // or its caller goes away mid-way: `Drop` gives it back once.
+                if !self
+                    .subscribed
+                    .swap(true, std::sync::atomic::Ordering::AcqRel)
+                    && self.link.subscribe(&self.name).await
+                {
+                    self.link.query_presence(&self.name);
+                }
                 let (_, last) = store::bounds(&self.pool, &self.name).await?;
                 let mut st = self.lock();
                 st.head = Some(last);
@@ -198,7 +227,11 @@ impl LiveTopic {
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
         if let Some(change) = st.presence.remove(member) {
-            self.send_presence(&st, change);
+            self.send_presence(&st, change.clone());
+            drop(st);
+            // Outside the lock: a bus may deliver synchronously into another
+            // node's topic.
+            self.link.publish_presence(&self.name, vec![change]);
         }
     }
 
@@ -212,7 +245,9 @@ impl LiveTopic {
     ) {
         let mut st = self.lock();
         if let Some(change) = st.presence.set(member, user, state, expiry(ttl)) {
-            self.send_presence(&st, change);
+            self.send_presence(&st, change.clone());
+            drop(st);
+            self.link.publish_presence(&self.name, vec![change]);
         }
     }
 
@@ -318,72 +353,12 @@ fn deliver(subs: &[Sub], event: TopicEvent) -> u64 {
     n
 }
 
-/// Fills the hole before the earliest pending event from the store. Events the
-/// store no longer keeps (trimmed by retention in the meantime) are announced to
-/// live subscribers as a gap.
-async fn repair(topic: Arc<LiveTopic>) {
-    loop {
-        tokio::time::sleep(REPAIR_AFTER).await;
-        let (head, until) = {
-            let mut st = topic.lock();
-            match (st.head, st.pending.keys().next().copied()) {
-                (Some(head), Some(first)) if first > head + 1 => (head, first),
-                _ => {
-                    st.repairing = false;
-                    return;
-                }
-            }
-        };
-        let missing = (until - head - 1).min(u64::from(REPAIR_PAGE)) as u32;
-        inc(&topic.metrics.topic_repairs);
-        match store::read_after(&topic.pool, &topic.name, head, missing).await {
-            Ok(events) => {
-                let mut st = topic.lock();
-                let first_found = events.first().map(|e| e.seq).unwrap_or(until);
-                if first_found > head + 1 && st.head == Some(head) {
-                    // Not kept any more: say so rather than skip silently.
-                    let (from, to) = (head + 1, first_found - 1);
-                    // Latest-value subscribers never get a gap: only the newest value matters.
-                    let told = st
-                        .subs
-                        .iter()
-                        .filter(|s| s.live && s.after < to && s.latest.is_none());
-                    for s in told {
-                        s.tx.send(Outbound::TopicGap {
-                            topic: topic.name.clone(),
-                            from: from.max(s.after + 1),
-                            to,
-                        });
-                    }
-                    st.head = Some(to);
-                }
-                for e in events.into_iter().filter(|e| e.seq < until) {
-                    st.pending.entry(e.seq).or_insert(e);
-                }
-                st.repairing = false;
-                topic.drain(&mut st);
-                topic.advanced.notify_waiters();
-                if st.repairing {
-                    // `drain` started another round.
-                    return;
-                }
-                if st.pending.is_empty() {
-                    return;
-                }
-                st.repairing = true;
-            }
-            Err(e) => {
-                tracing::warn!(topic = %topic.name, error = %e, "topic repair read failed; retrying");
-            }
-        }
-    }
-}
-
 /// Every live topic on this node.
 pub(crate) struct Hub {
     topics: DashMap<Arc<str>, Arc<LiveTopic>>,
     pool: AnyPool,
     metrics: Arc<Metrics>,
+    pub(crate) link: SharedLink,
 }
 
 impl Hub {
@@ -392,6 +367,7 @@ impl Hub {
             topics: DashMap::new(),
             pool,
             metrics,
+            link: SharedLink::default(),
         }
     }
 
@@ -415,9 +391,16 @@ impl Hub {
                     pool: self.pool.clone(),
                     metrics: self.metrics.clone(),
                     me: me.clone(),
+                    link: self.link.clone(),
+                    subscribed: std::sync::atomic::AtomicBool::new(false),
                 })
             })
             .clone()
+    }
+
+    /// The live topic `name`, if someone on this node follows it.
+    pub(crate) fn live(&self, name: &str) -> Option<Arc<LiveTopic>> {
+        self.topics.get(name).map(|t| t.clone())
     }
 
     /// Offers a committed event to its topic, if it is live here.
@@ -450,10 +433,9 @@ impl Hub {
             .filter_map(|e| e.value().settled_head().map(|h| (e.value().clone(), h)))
             .collect();
         for chunk in settled.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT name, last_seq FROM topics WHERE name IN ({})",
-                placeholders.join(", ")
+                crate::sql_store::placeholders(chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
             for (t, _) in chunk {

@@ -15,6 +15,7 @@
 //! transaction of the change they describe ([`Topics::append_in`]), and offered
 //! to live subscribers once that transaction has committed ([`Topics::publish`]).
 
+mod cluster;
 pub mod feed;
 mod hub;
 pub mod kinds;
@@ -275,8 +276,9 @@ impl Topics {
         .await?)
     }
 
-    /// Offers committed events to this node's subscribers.
+    /// Offers committed events to the subscribers on this node and the others.
     pub fn publish(&self, appended: Appended) {
+        self.inner.hub.link.publish_event(&appended.0);
         self.inner.hub.publish(appended.0);
     }
 

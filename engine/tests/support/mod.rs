@@ -126,6 +126,20 @@ impl Client {
     }
 }
 
+/// An awareness update with one client's state (`"null"` removes it).
+pub fn awareness_update(client_id: u64, clock: u64, state: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    goonline_protocol::awareness::encode_awareness_update(
+        [goonline_protocol::awareness::AwarenessEntry {
+            client_id,
+            clock,
+            state,
+        }],
+        &mut out,
+    );
+    out
+}
+
 pub fn apply(doc: &Doc, update: &[u8]) {
     let u = Update::decode_v1(update).expect("update from server decodes");
     doc.transact_mut().apply_update(u).expect("apply");
