@@ -19,6 +19,7 @@ use goonline_engine::ops::OpError;
 use goonline_engine::ops::Registry;
 use goonline_protocol::native::Limits;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -28,6 +29,7 @@ use crate::health;
 use crate::http::OriginPolicy;
 use crate::http::peer::PeerIp;
 use crate::identity::Identity;
+use crate::tls::TlsListener;
 use crate::ws::auth::SocketAuth;
 use crate::ws::hocuspocus::HocusDialect;
 use crate::ws::native::NativeDialect;
@@ -57,6 +59,10 @@ pub struct Services {
     pub identity: Identity,
     /// Identity and protection settings.
     pub security: Arc<SecurityArgs>,
+    /// Signed-in connections per user, counted across the cluster.
+    pub user_conns: Arc<crate::cluster::UserConnections>,
+    /// How long the bus may be down before the node reports not ready.
+    pub bus_down_grace: Duration,
 }
 
 /// State shared by every handler.
@@ -103,7 +109,7 @@ impl AppState {
         let socket_auth = Arc::new(SocketAuth {
             identity: services.identity.clone(),
             registry: services.registry.clone(),
-            max_connections_per_user: services.security.max_connections_per_user.max(1),
+            user_conns: services.user_conns.clone(),
         });
         let origins = OriginPolicy::new(&services.security.cors_origins);
         AppState {
@@ -241,31 +247,48 @@ async fn hocus_ws(
     state.upgrade(ws, HocusDialect::new(state.socket_auth.clone()))
 }
 
-/// Serves on `listener` until `shutdown` resolves, then drains: stop accepting,
-/// flush every pending write, close every socket with 1001, flush again, stop the
-/// engine. Returns whether everything acknowledged was flushed.
+/// Serves on `listener` (over TLS with `tls`) until `shutdown` resolves, then
+/// drains: stop accepting, flush every pending write, close every socket with
+/// 1001, flush again, stop the engine. Returns whether everything acknowledged
+/// was flushed.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<bool> {
     let engine = state.engine.clone();
-    let listener = ReadAheadListener(listener.tap_io(|tcp| {
-        // Small real-time frames must not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-    }))
-    // A no-op tap on the outside: axum provides the peer address as
-    // `ConnectInfo<SocketAddr>` for `TapIo` listeners, not for ours.
-    .tap_io(|_| {});
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .into_future(),
-    );
+    let stopped = async move {
+        let _ = stop_rx.await;
+    };
+    // The no-op taps on the outside: axum provides the peer address as
+    // `ConnectInfo<SocketAddr>` for `TapIo` listeners, not for ours.
+    let server = match tls {
+        None => {
+            let listener = ReadAheadListener(listener.tap_io(|tcp| {
+                // Small real-time frames must not wait for Nagle.
+                let _ = tcp.set_nodelay(true);
+            }))
+            .tap_io(|_| {});
+            tokio::spawn(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .into_future(),
+            )
+        }
+        // No read-ahead under TLS: rustls already reads records whole and
+        // hands tungstenite's small reads from its own buffer.
+        Some(acceptor) => {
+            let listener = TlsListener::new(listener, acceptor).tap_io(|_| {});
+            tokio::spawn(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .into_future(),
+            )
+        }
+    };
     shutdown.await;
     tracing::info!("shutdown requested: draining");
     engine.stop_accepting();

@@ -28,6 +28,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage accounts from the command line.
     User(UserArgs),
+    /// Copy the SQLite database to a file, consistently, while a server runs on it.
+    Backup(crate::backup::BackupArgs),
+    /// Put a backup made by `goonline backup` in place of the SQLite database
+    /// (the server on it must be stopped).
+    Restore(crate::backup::RestoreArgs),
 }
 
 /// Flags for `goonline user`.
@@ -78,7 +83,7 @@ impl UserCreateArgs {
 }
 
 /// The flag's URL, or SQLite under `data_dir`.
-fn database_url(data_dir: &std::path::Path, flag: Option<&str>) -> String {
+pub(crate) fn database_url(data_dir: &std::path::Path, flag: Option<&str>) -> String {
     match flag {
         Some(url) => url.to_string(),
         None => format!(
@@ -159,6 +164,39 @@ pub struct ServeArgs {
     /// Workspaces, versions and webhooks settings.
     #[command(flatten)]
     pub docs: DocArgs,
+    /// Serving HTTPS and WSS directly.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Running several nodes together.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Several nodes sharing one Postgres database and one Redis.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Redis URL (`redis://host:6379`): nodes given the same URL, prefix and
+    /// database serve the same documents and topics together. Without it the
+    /// node runs alone.
+    #[arg(long, env = "GOONLINE_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of this cluster's Redis channels and keys (clusters sharing one
+    /// Redis need different prefixes).
+    #[arg(long, env = "GOONLINE_REDIS_PREFIX", default_value = "goonline")]
+    pub redis_prefix: String,
+    /// Seconds the Redis connection may be down before `/readyz` reports the
+    /// node not ready (it keeps serving and catches up from the store when
+    /// Redis is back).
+    #[arg(long, env = "GOONLINE_BUS_DOWN_GRACE_SECS", default_value_t = 5)]
+    pub bus_down_grace_secs: u64,
+    /// Milliseconds between checks of live documents against the store's
+    /// newest sequence numbers (finds updates whose bus message was lost).
+    #[arg(long, env = "GOONLINE_BUS_AUDIT_MS", default_value_t = 2000)]
+    pub bus_audit_ms: u64,
+    /// Test hook: drop every Nth document update and topic event received
+    /// from the bus, to exercise the catch-up from the store.
+    #[arg(long, hide = true)]
+    pub bus_fault_drop_every: Option<u32>,
 }
 
 /// Workspaces and documents, versions, and outbound webhooks.
@@ -352,6 +390,7 @@ impl ServeArgs {
             room_idle_timeout: Duration::from_secs(self.room_idle_secs),
             awareness_coalesce: Duration::from_millis(self.awareness_coalesce_ms),
             commit_interval: Duration::from_millis(self.commit_interval_ms),
+            bus_audit_interval: Duration::from_millis(self.cluster.bus_audit_ms.max(50)),
             ..EngineConfig::default()
         }
     }
@@ -360,4 +399,48 @@ impl ServeArgs {
     pub fn defaults() -> ServeArgs {
         ServeArgs::parse_from(["serve"])
     }
+}
+
+/// HTTPS and WSS on the listening port, without a TLS proxy in front.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// PEM file with the server's certificate chain, leaf first. With
+    /// `--tls-key`, every route (REST, WebSockets, health, metrics) is served
+    /// over TLS only.
+    #[arg(long, env = "GOONLINE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with that certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GOONLINE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Oldest TLS version accepted: `1.3`, or `1.2` for older clients.
+    #[arg(
+        long,
+        env = "GOONLINE_TLS_MIN_VERSION",
+        value_enum,
+        default_value = "1.3"
+    )]
+    pub tls_min_version: TlsVersion,
+}
+
+impl TlsArgs {
+    /// Whether a certificate or key was given (both are then required).
+    pub fn enabled(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_key.is_some()
+    }
+
+    /// `https` when serving TLS, else `http` (`wss`/`ws` for sockets).
+    pub fn scheme(&self) -> &'static str {
+        if self.enabled() { "https" } else { "http" }
+    }
+}
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    #[value(name = "1.2")]
+    Tls12,
+    /// TLS 1.3.
+    #[value(name = "1.3")]
+    Tls13,
 }

@@ -20,6 +20,9 @@ pub enum ServerError {
     /// The node is draining.
     #[error("server is shutting down")]
     Draining,
+    /// The bus to the other nodes is down.
+    #[error("{0}")]
+    BusDown(String),
     /// Start-up failed.
     #[error("{0}")]
     Startup(String),
@@ -46,7 +49,7 @@ impl ServerError {
                 };
                 (status, code)
             }
-            ServerError::StoreUnreachable(_) | ServerError::Draining => {
+            ServerError::StoreUnreachable(_) | ServerError::Draining | ServerError::BusDown(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
             ServerError::Startup(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),

@@ -1,5 +1,6 @@
 //! `/healthz` (the process is alive), `/readyz` (it can serve: store reachable,
-//! not draining) and `/metrics` (Prometheus text).
+//! not draining, and in a cluster the bus to the other nodes not down past its
+//! grace period) and `/metrics` (Prometheus text).
 
 use std::time::Duration;
 
@@ -15,10 +16,15 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Readiness: the store answers within two seconds and the node is not draining.
+/// Readiness: the store answers within two seconds, the node is not draining,
+/// and the bus has not been down for longer than its grace period (a node
+/// that cannot hear the others would serve stale documents and topics).
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ServerError> {
     if state.engine.is_closing() {
         return Err(ServerError::Draining);
+    }
+    if let Some(why) = crate::cluster::bus_unready(&state.engine, state.services.bus_down_grace) {
+        return Err(ServerError::BusDown(why));
     }
     match tokio::time::timeout(Duration::from_secs(2), state.engine.store().ping()).await {
         Ok(Ok(())) => Ok("ready\n"),

@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod app;
+pub mod backup;
+pub mod cluster;
 pub mod config;
 mod docs;
 pub mod error;
@@ -13,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod limits;
+pub mod tls;
 mod topics;
 mod webhooks;
 mod ws;
@@ -24,7 +27,6 @@ use std::time::Duration;
 
 use goonline_engine::access::{AccessPolicy, NamespacePolicy};
 use goonline_engine::audit::AuditLog;
-use goonline_engine::bus::LocalBus;
 use goonline_engine::metrics::Metrics;
 use goonline_engine::ops::OpsBuilder;
 use goonline_engine::ops::idempotency::IdempotencyStore;
@@ -63,10 +65,17 @@ where
             ))
         })?;
     }
+    // Held while serving: `goonline restore` must not swap the file under us.
+    let lock = backup::StoreLock::for_serve(&url)?;
     let store = SqlStore::connect(&url)
         .await
         .map_err(|e| ServerError::Startup(format!("cannot open the database: {e}")))?;
-    start_with_store(args, store.clone(), Arc::new(store), shutdown).await
+    let (addr, serve) = start_with_store(args, store.clone(), Arc::new(store), shutdown).await?;
+    Ok((addr, async move {
+        let served = serve.await;
+        drop(lock);
+        served
+    }))
 }
 
 /// Like [`start`], with stores the caller built: `db` for accounts, businesses
@@ -87,23 +96,33 @@ pub async fn start_with_store<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let tls = tls::load(&args.tls).map_err(|e| ServerError::Startup(format!("TLS: {e}")))?;
     let access: Arc<dyn AccessPolicy> = Arc::new(NamespacePolicy::new(
         db.clone(),
         args.security.allow_anonymous_docs,
     ));
+    let metrics = Arc::new(Metrics::default());
+    let bus = cluster::bus(&args.cluster, args.security.jwt_secret.as_deref(), &metrics)?;
     let engine = Engine::start(EngineParts {
         config: args.engine_config(),
         store,
-        bus: LocalBus::new(),
+        bus,
         access: access.clone(),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
     });
+    let user_conns = cluster::UserConnections::start(
+        engine.clone(),
+        args.security.max_connections_per_user,
+        args.cluster.redis_url.as_deref(),
+        &args.cluster.redis_prefix,
+    )
+    .map_err(|e| ServerError::Startup(format!("--redis-url: {e}")))?;
     let audit = AuditLog::new(db.clone());
     let public_url = args
         .security
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
+        .unwrap_or_else(|| format!("{}://{}", args.tls.scheme(), args.listen));
     let identity = identity::Identity::new(
         db.clone(),
         engine.clone(),
@@ -113,6 +132,26 @@ where
         public_url,
     )
     .await?;
+    if let Some(url) = &args.cluster.redis_url {
+        let buckets = cluster::SharedBuckets::open(url, &args.cluster.redis_prefix)
+            .map_err(|e| ServerError::Startup(format!("--redis-url: {e}")))?;
+        identity.share_attempt_limits(Arc::new(buckets));
+    }
+    if args.cluster.redis_url.is_some() {
+        // Sign-outs reach other nodes on the bus, at most once: make up for
+        // a lost one after an outage and periodically.
+        let weak = identity.downgrade();
+        engine.on_resync(Arc::new(move || {
+            if let Some(identity) = weak.upgrade() {
+                tokio::spawn(async move {
+                    if let Err(e) = identity.recheck_live_sign_ins().await {
+                        tracing::warn!(error = %e, "re-checking sign-ins after a bus outage failed");
+                    }
+                });
+            }
+        }));
+        identity::spawn_periodic_recheck(identity.downgrade());
+    }
     let tenancy = Tenancy::new(db.clone(), audit.clone(), engine.clone());
     let mut ops = OpsBuilder::new();
     identity.register_ops(&mut ops);
@@ -135,10 +174,16 @@ where
         app::Services {
             registry,
             identity,
-            security: Arc::new(args.security.clone()),
+            user_conns,
+            bus_down_grace: Duration::from_secs(args.cluster.bus_down_grace_secs),
+            security: Arc::new(config::SecurityArgs {
+                // Served over TLS: browsers should keep to HTTPS (HSTS).
+                tls: args.security.tls || tls.is_some(),
+                ..args.security.clone()
+            }),
         },
     );
-    Ok((addr, app::serve(listener, state, shutdown)))
+    Ok((addr, app::serve(listener, tls, state, shutdown)))
 }
 
 /// Once an hour, for as long as the server lives: deletes idempotency keys

@@ -1,22 +1,25 @@
 //! `goonline serve`: parse flags, set up logging, run until SIGTERM or Ctrl-C,
-//! drain, exit 0. `goonline user ...`: account administration, then exit.
+//! drain, exit 0. `goonline user ...`, `backup`, `restore`: administration,
+//! then exit.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use goonline_server::config::{Cli, Command, LogFormat, ServeArgs, UserArgs};
+use goonline_server::config::{Cli, Command, LogFormat, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::User(args) => user(args),
+        Command::User(args) => tool(goonline_server::identity::cli::run(args)),
+        Command::Backup(args) => tool(goonline_server::backup::backup(args)),
+        Command::Restore(args) => tool(goonline_server::backup::restore(args)),
     }
 }
 
-/// `goonline user ...`: warnings only on stderr; results on stdout.
-fn user(args: UserArgs) -> ExitCode {
+/// An administration command: warnings only on stderr; results on stdout.
+fn tool<E: std::fmt::Display>(command: impl Future<Output = Result<(), E>>) -> ExitCode {
     let filter = EnvFilter::try_from_env("GOONLINE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,sqlx=warn"));
     tracing_subscriber::fmt()
@@ -33,7 +36,7 @@ fn user(args: UserArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(goonline_server::identity::cli::run(args)) {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("goonline: {e}");
@@ -63,7 +66,17 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let (addr, serve) = match goonline_server::start(&args, shutdown_signal()).await {
+        // Installed before the listener is bound: a SIGTERM that arrives right
+        // after "listening" (a busy machine may not poll the serve future for a
+        // while) must drain, not kill the process with its default action.
+        let shutdown = match shutdown_signal() {
+            Ok(shutdown) => shutdown,
+            Err(e) => {
+                eprintln!("goonline: cannot install signal handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let (addr, serve) = match goonline_server::start(&args, shutdown).await {
             Ok(started) => started,
             Err(e) => {
                 eprintln!("goonline: {e}");
@@ -71,7 +84,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         // Scripts and tests wait for this line (stdout; logs go to stderr).
-        println!("listening on http://{addr}");
+        println!("listening on {}://{addr}", args.tls.scheme());
         tracing::info!(%addr, database = %redact(&args.database_url()), "goonline serving");
         match serve.await {
             Ok(_) => {
@@ -86,25 +99,26 @@ fn serve(args: ServeArgs) -> ExitCode {
     })
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGTERM and Ctrl-C handlers now; the returned future resolves
+/// on either.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

@@ -24,7 +24,7 @@ impl Identity {
     pub(super) async fn register(&self, ctx: &Ctx, p: Register) -> Result<SignedIn, OpError> {
         let ip = ctx.caller.ip;
         let email = p.email.as_str();
-        self.inner.attempts.take(&email_key(email), ip)?;
+        self.inner.attempts.take(&email_key(email), ip).await?;
         let hash = self.inner.passwords.hash(&p.password).await?;
         let err = db_err("auth.register");
         let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
@@ -66,7 +66,7 @@ impl Identity {
         let ip = ctx.caller.ip;
         let email = p.email.as_str();
         let key = email_key(email);
-        self.inner.attempts.take(&key, ip)?;
+        self.inner.attempts.take(&key, ip).await?;
         let err = db_err("auth.login");
         let (account, hash) = match accounts::with_hash_by_email(self.inner.db.pool(), email)
             .await
@@ -104,7 +104,7 @@ impl Identity {
                 });
             }
         };
-        self.inner.attempts.succeeded(&key);
+        self.inner.attempts.succeeded(&key).await;
         let tx = self.inner.db.pool().begin().await.map_err(&err)?;
         self.signed_in(tx, account, "auth.login", ip).await
     }
@@ -226,7 +226,7 @@ impl Identity {
         let me = ctx.user()?;
         let ip = ctx.caller.ip;
         let key = user_key(&me.id);
-        self.inner.attempts.take(&key, ip)?;
+        self.inner.attempts.take(&key, ip).await?;
         let err = db_err("auth.change_password");
         let current = accounts::password_hash(self.inner.db.pool(), &me.id)
             .await
@@ -253,7 +253,7 @@ impl Identity {
                 "is not the account's current password",
             ));
         }
-        self.inner.attempts.succeeded(&key);
+        self.inner.attempts.succeeded(&key).await;
         let hash = self.inner.passwords.hash(&p.new_password).await?;
         let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
         let changed = sqlx::query(

@@ -23,6 +23,7 @@ mod admin;
 pub mod attempts;
 mod auth;
 pub mod cli;
+mod live;
 mod me;
 pub mod oidc;
 pub mod ops;
@@ -46,6 +47,7 @@ use serde_json::Value;
 use crate::config::SecurityArgs;
 use crate::error::ServerError;
 
+pub use live::spawn_periodic_recheck;
 pub use tokens::TokenPair;
 
 /// A verified access token.
@@ -113,6 +115,11 @@ impl Identity {
                 oidc,
             }),
         })
+    }
+
+    /// Counts sign-in attempts in the cluster's shared buckets (with Redis).
+    pub fn share_attempt_limits(&self, buckets: Arc<crate::cluster::SharedBuckets>) {
+        self.inner.attempts.share(buckets);
     }
 
     /// Verifies an access token: signature, algorithm, audience, expiry, and
@@ -240,7 +247,7 @@ impl Identity {
     }
 
     /// Closes `user`'s live sockets (all, or one sign-in session's) with 4401.
-    fn close_sockets(&self, user: &str, session: Option<&str>, why: &str) {
+    pub(crate) fn close_sockets(&self, user: &str, session: Option<&str>, why: &str) {
         let n = self.inner.engine.end_user_sessions(
             user,
             session,

@@ -161,12 +161,11 @@ impl Webhooks {
         let ids: Vec<&str> = rows.iter().map(|r| r.delivery.id.as_str()).collect();
         let mut attempts: HashMap<String, Vec<Attempt>> = HashMap::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT id, delivery_id, n, manual, at, finished, status_code, error, \
                  duration_ms, response_excerpt FROM webhook_attempts \
                  WHERE delivery_id IN ({}) ORDER BY n",
-                marks.join(", ")
+                goonline_engine::sql_store::placeholders(chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {

@@ -22,7 +22,7 @@ use crate::identity::{Authenticated, Identity};
 pub(crate) struct SocketAuth {
     pub identity: Identity,
     pub registry: Arc<Registry>,
-    pub max_connections_per_user: usize,
+    pub user_conns: Arc<crate::cluster::UserConnections>,
 }
 
 /// Why a token was not accepted on a socket.
@@ -67,11 +67,12 @@ impl SocketAuth {
             }
             Some(_) => {}
             None => {
-                let open = session.engine().user_session_count(&auth.user.id);
-                if open >= self.max_connections_per_user {
-                    return Err(SignInError::TooManyConnections(
-                        self.max_connections_per_user,
-                    ));
+                let admitted = self
+                    .user_conns
+                    .admit(&auth.user.id, session.connection_id())
+                    .await;
+                if admitted == crate::cluster::Admission::Full {
+                    return Err(SignInError::TooManyConnections(self.user_conns.limit()));
                 }
             }
         }

@@ -26,7 +26,7 @@ mod topics;
 
 use super::{TestServer, WAIT};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What a client saw arrive.
 #[derive(Debug)]
@@ -76,6 +76,12 @@ impl Peer {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("ws connect");
+        Self::over(ws, dialect)
+    }
+
+    /// A client on a socket the test opened itself (e.g. WSS trusting a test
+    /// CA), no handshake sent.
+    pub fn over(ws: Ws, dialect: Dialect) -> Peer {
         Peer {
             dialect,
             ws,
@@ -107,7 +113,13 @@ impl Peer {
     /// A native client after hello (with `token`, if any) and welcome.
     pub async fn native_signed_in(addr: SocketAddr, token: Option<&str>) -> Peer {
         let mut p = Peer::raw(&format!("ws://{addr}/v1/ws"), Dialect::Native).await;
-        p.send(
+        p.hello(token).await;
+        p
+    }
+
+    /// Sends the native `hello` (with `token`, if any) and waits for `welcome`.
+    pub async fn hello(&mut self, token: Option<&str>) {
+        self.send(
             ClientFrame::Hello {
                 version: PROTOCOL_VERSION,
                 client: Some("test".into()),
@@ -116,14 +128,13 @@ impl Peer {
             .encode(),
         )
         .await;
-        match p.next_frame().await {
+        match self.next_frame().await {
             Some(f) => match ServerFrame::decode(&f).expect("welcome decodes") {
                 ServerFrame::Welcome { version, .. } => assert_eq!(version, PROTOCOL_VERSION),
                 other => panic!("expected welcome, got {other:?}"),
             },
             None => panic!("no welcome"),
         }
-        p
     }
 
     /// A y-websocket client on `doc`, handshake sent.

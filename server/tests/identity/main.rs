@@ -49,6 +49,11 @@ async fn change_password_revokes_every_session_and_issues_a_fresh_pair() {
 }
 
 #[tokio::test]
+async fn a_sign_out_this_node_missed_is_found_by_the_recheck() {
+    sessions::a_sign_out_this_node_missed_is_found_by_the_recheck().await;
+}
+
+#[tokio::test]
 async fn forged_expired_and_foreign_tokens_are_refused() {
     refusals::forged_expired_and_foreign_tokens_are_refused().await;
 }

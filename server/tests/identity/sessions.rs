@@ -164,3 +164,30 @@ pub async fn change_password_revokes_every_session_and_issues_a_fresh_pair() {
     })
     .await;
 }
+
+/// A sign-out made elsewhere whose message never arrived (another node, the
+/// bus down): the periodic re-check of live sign-ins closes the socket.
+pub async fn a_sign_out_this_node_missed_is_found_by_the_recheck() {
+    each_backend(|db| async move {
+        let w = world(&db, |_| {}).await;
+        let a = w.register("dede@example.com", "Dede").await;
+        let b = w
+            .login(ip(2), "dede@example.com", PASSWORD)
+            .await
+            .expect("second session");
+        let (_s1, ev1) = live(&w, &a.user_id, &sid(&a.access));
+        let (_s2, ev2) = live(&w, &a.user_id, &sid(&b.access));
+        // Revoked in the store only, as another node's logout does.
+        sqlx::query("UPDATE auth_sessions SET revoked_at = 1 WHERE id = $1")
+            .bind(sid(&a.access))
+            .execute(w.db.pool())
+            .await
+            .expect("revoke");
+        assert!(!ev1.kill.is_killed(), "nobody told this node");
+        let closed = w.identity.recheck_live_sign_ins().await.expect("recheck");
+        assert_eq!(closed, 1, "[{}] one socket closed", db.label);
+        assert_eq!(closed_with(&ev1).await, close::UNAUTHORIZED);
+        assert!(!ev2.kill.is_killed(), "the other sign-in goes on");
+    })
+    .await;
+}
