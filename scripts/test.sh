@@ -10,7 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}}"
+# The Redis bus and multi-node tests (each under its own key prefix).
+export TEST_REDIS_URL="${TEST_REDIS_URL:-${REDIS_URL:-redis://127.0.0.1:6379}}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== deployment files (Kubernetes, compose, workflow, Dockerfile, dashboard, backup round trip)"
+bash scripts/validate-deploy.sh
 
 echo "== Rust tests (Postgres at ${TEST_DATABASE_URL%%\?*})"
 if cargo nextest --version >/dev/null 2>&1; then
