@@ -46,13 +46,13 @@ async fn seed(store: &dyn Store) -> usize {
 
     let log_doc: Arc<str> = Arc::from(LOG_DOC);
     store
-        .commit(&appends(&log_doc, 1, &all, UPDATES))
+        .commit(&appends(&log_doc, &all, UPDATES))
         .await
         .expect("write log-only doc");
 
     let compacted: Arc<str> = Arc::from(COMPACTED_DOC);
     store
-        .commit(&appends(&compacted, 1, &all, UPDATES))
+        .commit(&appends(&compacted, &all, UPDATES))
         .await
         .expect("write compacted doc's log");
     store

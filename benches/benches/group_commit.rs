@@ -46,11 +46,10 @@ fn databases(rt: &Runtime) -> Vec<TestDb> {
     dbs
 }
 
-/// Builds `count` batches of `size` appends with sequence numbers continuing
-/// from `next_seq` (one counter per document).
+/// Builds `count` batches of `size` appends spread over `docs` (the store
+/// numbers them).
 fn make_batches(
     docs: &[Arc<str>],
-    next_seq: &mut [u64],
     pool: &[Bytes],
     size: usize,
     count: usize,
@@ -62,10 +61,8 @@ fn make_batches(
                 .map(|_| {
                     let d = k % docs.len();
                     k += 1;
-                    next_seq[d] += 1;
                     LogWrite::Append {
                         doc: docs[d].clone(),
-                        seq: next_seq[d],
                         data: pool[k % pool.len()].clone(),
                     }
                 })
@@ -88,11 +85,10 @@ fn bench_store_commit(c: &mut Criterion) {
             let docs: Vec<Arc<str>> = (0..STORE_DOCS)
                 .map(|d| Arc::from(format!("gc-{size}-{d}")))
                 .collect();
-            let mut next_seq = vec![0u64; STORE_DOCS];
             group.throughput(Throughput::Elements(size as u64));
             group.bench_function(BenchmarkId::new(db.label, size), |b| {
                 b.iter_custom(|iters| {
-                    let batches = make_batches(&docs, &mut next_seq, &pool, size, iters as usize);
+                    let batches = make_batches(&docs, &pool, size, iters as usize);
                     let started = Instant::now();
                     rt.block_on(async {
                         for batch in &batches {

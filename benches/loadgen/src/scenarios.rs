@@ -34,6 +34,10 @@ pub struct Common {
     /// Readers apply every update to a Yrs document and the run checks convergence.
     #[arg(long)]
     pub verify: bool,
+    /// Readers join these URLs (comma-separated, round-robin) instead of
+    /// `--url`: other nodes of a cluster, to time cross-node delivery.
+    #[arg(long, value_delimiter = ',')]
+    pub reader_urls: Vec<String>,
 }
 
 impl Common {
@@ -47,6 +51,7 @@ impl Common {
         SwarmPlan {
             dialect: self.dialect,
             url: self.url.clone(),
+            reader_urls: self.reader_urls.clone(),
             docs,
             duration: Duration::from_secs_f64(duration as f64),
             presence,
@@ -80,6 +85,9 @@ impl Common {
         let mut r = self.record(scenario);
         for (key, value) in params {
             r.param(key, value.clone());
+        }
+        if !self.reader_urls.is_empty() {
+            r.param("reader_nodes", self.reader_urls.len());
         }
         r.param("duration", duration);
         r.fill_swarm(&outcome);

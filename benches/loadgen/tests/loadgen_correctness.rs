@@ -35,6 +35,7 @@ fn plan(dialect: Dialect, url: String, doc: &str, writers: Vec<f64>, readers: us
     SwarmPlan {
         dialect,
         url,
+        reader_urls: Vec::new(),
         docs: vec![DocPlan {
             name: doc.into(),
             writer_rates: writers,

@@ -48,6 +48,9 @@ pub struct SwarmPlan {
     pub dialect: Dialect,
     /// Base URL (see [`Dialect::url`]).
     pub url: String,
+    /// Where readers join, round-robin (empty: `url`): other nodes of a
+    /// cluster, so every delivery crosses the bus.
+    pub reader_urls: Vec<String>,
     /// The documents.
     pub docs: Vec<DocPlan>,
     /// How long writers write.
@@ -154,12 +157,11 @@ pub async fn run(plan: SwarmPlan) -> Result<SwarmOutcome, JoinError> {
     let mut joins = JoinSet::new();
     for (d, doc) in plan.docs.iter().enumerate() {
         for r in 0..doc.readers {
-            let (gate, url, name, dialect) = (
-                gate.clone(),
-                plan.url.clone(),
-                doc.name.clone(),
-                plan.dialect,
-            );
+            let url = match plan.reader_urls.len() {
+                0 => plan.url.clone(),
+                n => plan.reader_urls[r % n].clone(),
+            };
+            let (gate, url, name, dialect) = (gate.clone(), url, doc.name.clone(), plan.dialect);
             joins.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 join(dialect, &url, &name)

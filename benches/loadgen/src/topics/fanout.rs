@@ -66,6 +66,9 @@ pub struct FanoutPlan {
     pub drain: Duration,
     /// The server process, for CPU and RSS.
     pub server: Option<u32>,
+    /// GoOnline: where subscribers connect, round-robin (empty: the
+    /// writer's node).
+    pub subscriber_urls: Vec<String>,
 }
 
 /// What a run measured.

@@ -74,6 +74,14 @@ pub struct FanoutArgs {
     /// Seconds to wait after the last message for deliveries in flight.
     #[arg(long, default_value_t = 10)]
     pub drain: u64,
+    /// GoOnline: subscribers connect to these socket URLs (comma-separated,
+    /// round-robin) instead of `--url` — other nodes of a cluster, to time
+    /// cross-node delivery.
+    #[arg(long, value_delimiter = ',')]
+    pub subscriber_urls: Vec<String>,
+    /// Label of the server in the results (default: the target's name).
+    #[arg(long)]
+    pub label: Option<String>,
 }
 
 /// Flags of `topics-replay`.
@@ -148,12 +156,17 @@ pub async fn run_fanout(a: &FanoutArgs) -> Result<Vec<Record>, String> {
         body_bytes: a.body_bytes,
         drain: Duration::from_secs(a.drain),
         server: a.server_pid,
+        subscriber_urls: a.subscriber_urls.clone(),
     })
     .await?;
     // The floor's readers join with a y-websocket step 1; the frames it relays are
     // the writer's own (MessagePack `event`s shaped like GoOnline's).
     let dialect = if target == "floor" { "raw" } else { "native" };
-    let mut r = Record::new("topics-fanout", target, dialect);
+    let label = a.label.as_deref().unwrap_or(target);
+    let mut r = Record::new("topics-fanout", label, dialect);
+    if !a.subscriber_urls.is_empty() {
+        r.param("subscriber_nodes", a.subscriber_urls.len());
+    }
     r.param("subscribers", a.subscribers)
         .param("rate", a.rate)
         .param("writers", a.writers.max(1))

@@ -47,12 +47,19 @@ async fn subscribe(url: &str, token: &str, topic: &str) -> Result<(Ws, u64), Str
 pub(super) async fn readers(plan: &FanoutPlan) -> Result<Vec<(Ws, u64)>, String> {
     let gate = Arc::new(Semaphore::new(64));
     let mut joins = JoinSet::new();
-    for _ in 0..plan.subscribers {
+    for i in 0..plan.subscribers {
         let (gate, side) = (gate.clone(), plan.side.clone());
+        let url = match plan.subscriber_urls.len() {
+            0 => None,
+            n => Some(plan.subscriber_urls[i % n].clone()),
+        };
         joins.spawn(async move {
             let _permit = gate.acquire_owned().await;
             match side {
-                Side::GoOnline(w) => subscribe(&w.url, &w.token, &w.topic).await,
+                Side::GoOnline(w) => {
+                    let url = url.unwrap_or_else(|| w.url.clone());
+                    subscribe(&url, &w.token, &w.topic).await
+                }
                 Side::Floor { base, room, .. } => join(Dialect::Yws, &base, &room)
                     .await
                     .map(|(ws, _)| (ws, 0))
