@@ -25,7 +25,6 @@ use goonline_protocol::awareness::AwarenessEntry;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
-use crate::activity::Edit;
 use crate::bus::{BusMessage, Channel};
 use crate::coalesce::Outbox;
 use crate::doc_apply;
@@ -35,6 +34,7 @@ use crate::metrics::{add, inc};
 use crate::outbound::{Broadcast, Outbound, SessionTx};
 use crate::store::{LogWrite, StoreError, StoredDoc};
 
+mod edits;
 mod fan_out;
 mod remote;
 mod service;
@@ -71,6 +71,8 @@ struct RoomState {
     dead: bool,
     /// Writes not yet handed to the group-commit writer.
     pending: Vec<LogWrite>,
+    /// The edits the appends in `pending` (and those with the writer) hold.
+    edits: edits::EditQueue,
     /// Whether this room is in the writer's queue.
     queued: bool,
     acks: VecDeque<PendingAck>,
@@ -154,6 +156,7 @@ impl Room {
                 snapshot_due: false,
                 dead: false,
                 pending: Vec::new(),
+                edits: edits::EditQueue::default(),
                 queued: false,
                 acks: VecDeque::new(),
                 log_updates: stored.tail.len() as u64,
@@ -285,7 +288,6 @@ impl Room {
         let broadcast = if changed {
             let data = Bytes::copy_from_slice(update);
             st.last_seq += 1;
-            let seq = st.last_seq;
             st.outbox.updates.push((from.id, data.clone()));
             self.schedule_update_fan_out(&mut st);
             st.log_updates += 1;
@@ -295,19 +297,17 @@ impl Room {
                 doc: self.name.clone(),
                 data: data.clone(),
             });
+            // Reported once durable, under the store's number (see `edits.rs`).
+            let note = self.shared.activity.get().map(|_| edits::EditNote {
+                user: editor.map(Arc::from),
+                roots: applied.roots,
+                bytes: update.len() as u64,
+                doc_bytes: st.snapshot_bytes + st.log_bytes,
+                at: crate::now_ms(),
+            });
+            st.edits.appended(note);
             self.queue_for_commit(&mut st);
             self.maybe_snapshot(&mut st);
-            if let Some(activity) = self.shared.activity.get() {
-                activity.edited(Edit {
-                    doc: self.name.clone(),
-                    user: editor.map(Arc::from),
-                    roots: applied.roots,
-                    seq,
-                    bytes: update.len() as u64,
-                    doc_bytes: st.snapshot_bytes + st.log_bytes,
-                    at: crate::now_ms(),
-                });
-            }
             // The sender's own copy, for dialects that echo an update as its ack.
             Some(Arc::new(Broadcast::new(self.name.clone(), data)))
         } else {
@@ -416,6 +416,7 @@ impl Room {
         st.queued = false;
         self.push_due_snapshot(&mut st);
         out.append(&mut st.pending);
+        st.edits.handed_over();
         st.last_seq
     }
 
@@ -425,6 +426,16 @@ impl Room {
     /// nodes about the updates.
     pub(crate) fn on_durable(self: &Arc<Self>, seq: u64, committed: Vec<(u64, Bytes)>) {
         let mut st = self.lock();
+        // Recorded before the acks go out: a client that got its ack and asks
+        // who edited finds its edit.
+        let edits = st
+            .edits
+            .committed(&self.name, committed.iter().map(|(n, _)| *n));
+        if let Some(activity) = self.shared.activity.get() {
+            for edit in edits {
+                activity.edited(edit);
+            }
+        }
         if seq > st.durable_seq {
             st.durable_seq = seq;
         }

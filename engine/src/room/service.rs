@@ -78,6 +78,7 @@ impl Room {
             st.dead = true;
             st.acks.clear();
             st.pending.clear();
+            st.edits.clear();
             st.queued = false;
             // Nothing more will be committed: the room counts as flushed.
             st.durable_seq = st.last_seq;

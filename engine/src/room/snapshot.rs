@@ -28,7 +28,9 @@ impl Room {
         // log and the bus, never from a snapshot), merged into one: while the
         // store is slow or down, memory holds one merged update, not every
         // edit.
-        merge_pending_appends(&self.name, &mut st.pending);
+        if merge_pending_appends(&self.name, &mut st.pending) {
+            st.edits.merged();
+        }
     }
 
     /// Adds the due snapshot, if any, after the pending appends.
@@ -49,9 +51,9 @@ impl Room {
     }
 }
 
-/// Replaces the pending appends with one (merged). If they cannot be merged
-/// they are kept as they are.
-fn merge_pending_appends(doc: &Arc<str>, pending: &mut Vec<LogWrite>) {
+/// Replaces the pending appends with one (merged); returns whether it did. If
+/// they cannot be merged they are kept as they are.
+fn merge_pending_appends(doc: &Arc<str>, pending: &mut Vec<LogWrite>) -> bool {
     let appends: Vec<&Bytes> = pending
         .iter()
         .filter_map(|w| match w {
@@ -73,7 +75,7 @@ fn merge_pending_appends(doc: &Arc<str>, pending: &mut Vec<LogWrite>) {
             Err(e) => {
                 tracing::warn!(%doc, error = %e, "pending updates do not merge; kept apart");
                 pending.retain(|w| matches!(w, LogWrite::Append { .. }));
-                return;
+                return false;
             }
         },
     };
@@ -84,4 +86,5 @@ fn merge_pending_appends(doc: &Arc<str>, pending: &mut Vec<LogWrite>) {
             data,
         });
     }
+    true
 }

@@ -50,6 +50,8 @@ pub(super) async fn flush_once(v: &Versions, closing: bool) {
             }
         }
     }
+    // Only now: until the write landed, diffs read these from memory.
+    v.inner.tracker.written(batch.id);
     for (doc, last_seq) in batch.auto {
         auto_version(v, &doc, last_seq, closing).await;
     }

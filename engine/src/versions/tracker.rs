@@ -111,12 +111,23 @@ pub(super) struct Batch {
     /// Documents due for an automatic version, with the newest sequence
     /// number an edit of theirs had.
     pub auto: Vec<(Arc<str>, u64)>,
+    /// Names this batch's windows while they are being written (see
+    /// [`Tracker::written`]).
+    pub id: u64,
 }
+
+/// A span taken by a flush and not yet written: (doc, user, root, first, last).
+type WritingSpan = (Arc<str>, Arc<str>, Arc<str>, u64, u64);
 
 /// The recorder (see the module overview).
 #[derive(Default)]
 pub(crate) struct Tracker {
     docs: Mutex<HashMap<Arc<str>, DocTrack>>,
+    /// Spans of windows being written, by batch: a diff that reads the
+    /// database before they land and memory after they were taken must still
+    /// find them.
+    writing: Mutex<Vec<(u64, WritingSpan)>>,
+    batches: std::sync::atomic::AtomicU64,
 }
 
 impl DocActivity for Tracker {
@@ -198,10 +209,23 @@ impl Tracker {
     /// `now` (all pending events when `closing`). Forgets documents with
     /// nothing left to do.
     pub(super) fn take(&self, now: Instant, cfg: &VersionsConfig, closing: bool) -> Batch {
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            id: self
+                .batches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..Batch::default()
+        };
+        let mut writing = Vec::new();
         let mut docs = self.lock();
         docs.retain(|doc, t| {
             if !t.window.is_empty() {
+                for ((user, root), span) in &t.window.spans {
+                    let key = (doc.clone(), user.clone(), root.clone());
+                    writing.push((
+                        batch.id,
+                        (key.0, key.1, key.2, span.first_seq, span.last_seq),
+                    ));
+                }
                 batch
                     .windows
                     .push((doc.clone(), std::mem::take(&mut t.window)));
@@ -226,7 +250,20 @@ impl Tracker {
             let waiting_version = dirty && cfg.auto_version_quiet.is_some();
             t.change.is_some() || waiting_version || auto_due
         });
+        drop(docs);
+        if !writing.is_empty() {
+            self.lock_writing().extend(writing);
+        }
         batch
+    }
+
+    /// The windows of batch `id` were written (or put back).
+    pub(super) fn written(&self, id: u64) {
+        self.lock_writing().retain(|(b, _)| *b != id);
+    }
+
+    fn lock_writing(&self) -> MutexGuard<'_, Vec<(u64, WritingSpan)>> {
+        self.writing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Puts back what a failed write took, so the next flush retries it.
@@ -274,16 +311,23 @@ impl Tracker {
 
     /// (user, root) spans of `doc` not yet written, overlapping `(lo, hi]`.
     pub(super) fn unflushed_editors(&self, doc: &str, lo: u64, hi: u64) -> Vec<(String, String)> {
-        let docs = self.lock();
-        let Some(t) = docs.get(doc) else {
-            return Vec::new();
-        };
-        t.window
-            .spans
+        let mut out: Vec<(String, String)> = self
+            .lock_writing()
             .iter()
-            .filter(|(_, s)| s.last_seq > lo && s.first_seq <= hi)
-            .map(|((u, r), _)| (u.to_string(), r.to_string()))
-            .collect()
+            .filter(|(_, (d, _, _, first, last))| &**d == doc && *last > lo && *first <= hi)
+            .map(|(_, (_, u, r, _, _))| (u.to_string(), r.to_string()))
+            .collect();
+        let docs = self.lock();
+        if let Some(t) = docs.get(doc) {
+            out.extend(
+                t.window
+                    .spans
+                    .iter()
+                    .filter(|(_, s)| s.last_seq > lo && s.first_seq <= hi)
+                    .map(|((u, r), _)| (u.to_string(), r.to_string())),
+            );
+        }
+        out
     }
 }
 
@@ -298,5 +342,39 @@ impl DocTrack {
             versioned_seq: 0,
             auto_not_before: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::versions::VersionsConfig;
+
+    #[test]
+    fn a_window_being_written_is_still_seen_by_diffs() {
+        let t = Tracker::default();
+        let doc = "biz/b1/notes";
+        t.edited(Edit {
+            doc: Arc::from(doc),
+            user: Some(Arc::from("u1")),
+            roots: vec![Arc::from("t")],
+            seq: 3,
+            bytes: 1,
+            doc_bytes: 1,
+            at: 1,
+        });
+        let cfg = VersionsConfig {
+            flush_interval: Duration::from_millis(50),
+            changed_quiet: Duration::from_secs(1),
+            changed_max_interval: Duration::from_secs(60),
+            auto_version_quiet: None,
+        };
+        let batch = t.take(Instant::now(), &cfg, false);
+        assert_eq!(batch.windows.len(), 1);
+        // Taken, not yet written: a diff must still find the editor.
+        let seen = t.unflushed_editors(doc, 2, 3);
+        assert_eq!(seen, vec![("u1".to_string(), "t".to_string())]);
+        t.written(batch.id);
+        assert!(t.unflushed_editors(doc, 2, 3).is_empty());
     }
 }
