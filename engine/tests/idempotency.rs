@@ -126,3 +126,84 @@ async fn idempotency_keys_replay_refuse_other_params_and_run_once() {
     })
     .await;
 }
+
+/// A call refused for a moment (`rate_limited` here: chat.send over its
+/// per-user limit) does not consume its key: an offline-queued message retried
+/// with the same key after the pause is sent, not refused again for 24 h.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_call_does_not_consume_its_key() {
+    use goonline_engine::chat::{self, Chat, ChatLimits};
+    use goonline_engine::topics::TopicsConfig;
+    use std::time::Duration;
+    use support::tenancy_world::world_with;
+
+    each_backend(|db: TestDb| async move {
+        let limits = ChatLimits {
+            send_burst: 1,
+            send_window: Duration::from_millis(300),
+            ..ChatLimits::default()
+        };
+        let w = world_with(
+            &db,
+            TopicsConfig::default(),
+            chat::register_kinds,
+            move |ops, parts| {
+                Chat::with_limits(
+                    parts.db.clone(),
+                    parts.topics.clone(),
+                    parts.audit.clone(),
+                    limits,
+                )
+                .register_ops(ops)
+            },
+        )
+        .await;
+        let owner = user(&w, "owner").await;
+        let business = w.shop(&owner, &[]).await;
+        let channel = w
+            .call(
+                &owner,
+                "chat.channel.create",
+                json!({ "business_id": business, "name": "general" }),
+            )
+            .await
+            .expect("channel");
+        let send = async |client_id: &str, key: &str| {
+            w.registry
+                .call(
+                    as_user(&owner, false),
+                    "chat.send",
+                    json!({ "chat_id": channel["id"], "client_id": client_id, "body": client_id }),
+                    Some(key),
+                )
+                .await
+        };
+        send("m1", "key-m1").await.expect("first message");
+        let refused = send("m2", "key-m2").await;
+        assert_eq!(
+            code(&refused),
+            "rate_limited",
+            "[{}] over the limit",
+            db.label
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let sent = send("m2", "key-m2")
+            .await
+            .unwrap_or_else(|e| panic!("[{}] the retry after the pause is sent: {e:?}", db.label));
+        assert_eq!(sent["body"], "m2", "[{}]", db.label);
+        // Now the key holds the success, replayed without a second message.
+        let again = send("m2", "key-m2").await.expect("replay");
+        assert_eq!(again["id"], sent["id"], "[{}]", db.label);
+        let history = w
+            .call(&owner, "chat.history", json!({ "chat_id": channel["id"] }))
+            .await
+            .expect("history");
+        assert_eq!(
+            history["messages"].as_array().map(Vec::len),
+            Some(2),
+            "[{}] two messages: {history}",
+            db.label
+        );
+    })
+    .await;
+}

@@ -5,7 +5,9 @@
 //! `conflict` with no side effect; a retry that arrives while the first call
 //! still runs waits for it and gets its outcome (or `conflict` if it takes too
 //! long). Keys are scoped to the caller and kept for the retention period
-//! (24 h by default), then purged.
+//! (24 h by default), then purged. Transient failures (`unavailable`,
+//! `rate_limited`) are not stored: they release the key, so a retry after the
+//! pause runs.
 //!
 //! The claim is one `INSERT ... ON CONFLICT DO NOTHING`, so across connections
 //! and nodes exactly one call executes per key.
@@ -140,9 +142,16 @@ impl IdempotencyStore {
     }
 
     /// Stores the outcome of the call that claimed `key`. A transient failure
-    /// (`unavailable`) is not stored: the key is released so a retry runs again.
+    /// (`unavailable`, `rate_limited`) is not stored: the key is released so a
+    /// retry runs again. Storing it would replay the refusal for the whole
+    /// retention period, and a client that queued a call offline (a chat
+    /// message) and retries it with its key after the pause could never
+    /// deliver it.
     pub async fn finish(&self, scope: &str, key: &str, outcome: &Result<Value, OpError>) {
-        if matches!(outcome, Err(OpError::Unavailable(_))) {
+        if matches!(
+            outcome,
+            Err(OpError::Unavailable(_) | OpError::RateLimited { .. })
+        ) {
             self.release(scope, key).await;
             return;
         }
