@@ -229,6 +229,64 @@ async fn presence_is_shared_with_other_subscribers_and_expires() {
     .await;
 }
 
+/// The presence set that follows `subscribed` lists the others, never the
+/// subscriber's own entry, even when it set presence while its replay ran:
+/// a client cannot tell its own `client` id from another's, and its own
+/// changes are never echoed to it either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_presence_set_after_subscribed_leaves_out_ones_own_entry() {
+    use goonline_engine::topics::subscription::ReplayStep;
+
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let w = feed_world(&db).await;
+        let owner = user(&w, "owner").await;
+        let admin = user(&w, "admin").await;
+        let b = w.shop(&owner, &[("admin", "admin")]).await;
+        let topic = format!("biz/{b}/feed/chat");
+        let mut other = Follower::connect(&w.engine, &admin);
+        other.subscribe(&topic, None).await.expect("other");
+        other
+            .session
+            .set_presence(&topic, json!({ "here": "admin" }))
+            .expect("other's presence");
+        let mut me = Follower::connect(&w.engine, &owner);
+        let mine = me.session.subscribe(&topic, None).await.expect("sub");
+        // Set before the subscription is live (the replay has not finished).
+        me.session
+            .set_presence(&topic, json!({ "here": "owner" }))
+            .expect("own presence");
+        let snapshot = loop {
+            match me.session.replay_step(&topic).await.expect("step") {
+                ReplayStep::Batch { .. } => {}
+                ReplayStep::Live { presence, .. } => break presence,
+            }
+        };
+        assert!(
+            snapshot.iter().all(|p| p.client != mine),
+            "[{l}] own entry in the snapshot: {snapshot:?}"
+        );
+        assert_eq!(
+            snapshot.iter().map(|p| p.state.clone()).collect::<Vec<_>>(),
+            vec![json!({ "here": "admin" })],
+            "[{l}] the others' entries"
+        );
+        // The others do see it.
+        let owner_here = |s: &[Seen]| {
+            s.iter().any(|e| {
+                matches!(e, Seen::Presence { entries, .. }
+                if entries.iter().any(|p| p.state == json!({ "here": "owner" })))
+            })
+        };
+        assert!(
+            other.until(WAIT, owner_here).await,
+            "[{l}] {:?}",
+            other.seen
+        );
+    })
+    .await;
+}
+
 /// Appends `data` to `topic` and commits, as a call cancelled right after its
 /// commit would: the event is stored but never announced.
 async fn commit_unannounced(w: &World, topic: &str, data: serde_json::Value) {

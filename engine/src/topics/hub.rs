@@ -121,7 +121,7 @@ struct LiveState {
 
 /// What [`LiveTopic::go_live`] found.
 pub(crate) enum GoLive {
-    /// Live from now on; the current presence entries.
+    /// Live from now on; the current presence entries of the others.
     Live(Vec<PresenceEntry>),
     /// Events up to `head` were delivered that the replay has not read yet.
     Behind,
@@ -213,7 +213,11 @@ impl LiveTopic {
             sub.live = true;
             sub.after = cursor;
         }
-        GoLive::Live(st.presence.snapshot(Instant::now()))
+        // The others only: a state the subscriber set during its replay is
+        // its own, which it is never sent (nor could it tell it apart).
+        let mut others = st.presence.snapshot(Instant::now());
+        others.retain(|p| p.client != member);
+        GoLive::Live(others)
     }
 
     /// Removes subscriber `member` and its presence.
