@@ -352,8 +352,9 @@ pub struct SecurityArgs {
     /// Sign-in and registration attempts allowed per client IP per 10 minutes.
     #[arg(long, env = "GOONLINE_LOGIN_ATTEMPTS_PER_IP", default_value_t = 50)]
     pub login_attempts_per_ip: u32,
-    /// Frames a connection may send per second on average (bursts of twice that);
-    /// a connection over it gets an error frame or is closed with 4429.
+    /// Frames a connection may send per second on average (bursts of twice that):
+    /// native connections over it get `error rate_limited` (the frame is dropped),
+    /// y-websocket and Hocuspocus connections are closed with 4430.
     #[arg(long, env = "GOONLINE_MAX_FRAMES_PER_SEC", default_value_t = 500)]
     pub max_frames_per_sec: u32,
     /// Most live connections one user may hold on this node.
