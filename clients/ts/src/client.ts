@@ -1,0 +1,158 @@
+//! `createClient`: one multiplexed connection carrying typed operations,
+//! Yjs documents, topics and chat.
+
+import type { BackoffOptions } from './backoff.js'
+import { Calls, type CallOptions } from './calls.js'
+import { Chat } from './chat.js'
+import { Connection, type AuthFn, type Status } from './connection.js'
+import { Docs, type DocHandle, type DocOptions } from './docs.js'
+import type { MethodName, ParamsOf, ResultOf } from './methods.js'
+import type { Platform } from './platform.js'
+import type { WebSocketConstructor } from './socket.js'
+import type { ReadableStore } from './store.js'
+import { Topics, type Subscription, type SubscribeOptions, type TopicEvent } from './topics.js'
+
+export interface ClientOptions {
+  /** The server, e.g. `wss://api.example.com` (`/v1/ws` is appended unless present). */
+  url: string
+  /**
+   * Called on every connect and whenever the server asks for a new token;
+   * returns the access token, or `null` for an anonymous connection. Throw
+   * `UnauthorizedError` to stop connecting (status `unauthorized`).
+   */
+  auth?: AuthFn
+  /** The WebSocket constructor. Default: the global `WebSocket`, looked up when connecting. */
+  WebSocket?: WebSocketConstructor
+  /** Online and foreground signals: `webPlatform()`, `reactNativePlatform(...)`. Default: none. */
+  platform?: Platform
+  /** Reconnect backoff (full jitter): `{ baseMs: 500, maxMs: 30000 }`. */
+  reconnect?: BackoffOptions
+  /** Ping interval (ms); default the server's heartbeat, at most 15 000. */
+  heartbeatMs?: number
+  /** A link that sends nothing within this long after a ping is dead (ms). Default 12 000. */
+  pongTimeoutMs?: number
+  /** Default timeout of `call` (ms). Default 30 000. */
+  callTimeoutMs?: number
+  /** How long a released document stays open in case it is acquired again (ms). Default 1 000. */
+  docLingerMs?: number
+  /** How long an unsubscribed topic stays followed in case it is subscribed again (ms). Default 1 000. */
+  topicLingerMs?: number
+  /** Sent in `hello.client`. */
+  clientName?: string
+  /** Connect at once (default) or on the first `reconnect()`. */
+  autoConnect?: boolean
+}
+
+type ErrorListener = (error: unknown) => void
+
+/** Arguments of `call`: params may be left out when the method takes none. */
+export type CallArgs<M extends MethodName> = undefined extends ParamsOf<M>
+  ? [params?: ParamsOf<M>, opts?: CallOptions]
+  : [params: ParamsOf<M>, opts?: CallOptions]
+
+export class Client {
+  /** The connection's status. */
+  readonly status: ReadableStore<Status>
+  /** The signed-in user's id, or null on an anonymous connection. */
+  readonly user: ReadableStore<string | null>
+  /** Chat helpers (docs/protocol.md §10.6). */
+  readonly chat: Chat
+  private readonly connection: Connection
+  private readonly calls: Calls
+  private readonly docs: Docs
+  private readonly topics: Topics
+  private readonly errorListeners = new Set<ErrorListener>()
+
+  constructor(opts: ClientOptions) {
+    const report = (e: unknown) => this.emitError(e)
+    this.connection = new Connection({
+      url: opts.url,
+      auth: opts.auth,
+      WebSocket: opts.WebSocket,
+      platform: opts.platform,
+      reconnect: opts.reconnect,
+      heartbeatMs: opts.heartbeatMs,
+      pongTimeoutMs: opts.pongTimeoutMs,
+      clientName: opts.clientName,
+      report,
+    })
+    this.status = this.connection.status
+    this.user = this.connection.user
+    // Calls made before the first connection wait for it; later ones fail at
+    // once when offline unless queued.
+    this.calls = new Calls(this.connection, opts.callTimeoutMs ?? 30_000, () => {
+      const s = this.connection.status.get()
+      return s !== 'connecting'
+    })
+    this.docs = new Docs(this.connection, { lingerMs: opts.docLingerMs ?? 1_000 })
+    this.topics = new Topics(this.connection, this.calls.call, { lingerMs: opts.topicLingerMs ?? 1_000 })
+    this.chat = new Chat(this.calls.call, this.topics, this.user)
+    this.connection.attach(this.calls)
+    this.connection.attach(this.docs)
+    this.connection.attach(this.topics)
+    if (opts.autoConnect !== false) this.connection.start()
+  }
+
+  /** Runs an operation; rejects with a `GoOnlineError` carrying the server's code. */
+  call<M extends MethodName>(method: M, ...args: CallArgs<M>): Promise<ResultOf<M>> {
+    const [params, opts] = args
+    return this.calls.call(method, params, opts) as Promise<ResultOf<M>>
+  }
+
+  /** Runs an operation by a name not in `Methods` (results are not typed). */
+  callUntyped(method: string, params?: unknown, opts?: CallOptions): Promise<unknown> {
+    return this.calls.call(method, params, opts)
+  }
+
+  /**
+   * Opens (or shares) the document `name`, bound to a Yjs `Y.Doc`. Each call
+   * must be matched by `handle.release()`.
+   */
+  doc(name: string, opts?: DocOptions): DocHandle {
+    return this.docs.acquire(name, opts)
+  }
+
+  /** Follows a topic from `since` (resumed across reconnects). */
+  subscribe(topic: string, opts: SubscribeOptions, handler: (event: TopicEvent) => void): Subscription {
+    return this.topics.subscribe(topic, opts, handler)
+  }
+
+  /** Listens for errors not tied to a request: exceptions in callbacks, protocol errors. */
+  on(event: 'error', listener: ErrorListener): () => void {
+    if (event !== 'error') throw new TypeError(`unknown event ${String(event)}`)
+    this.errorListeners.add(listener)
+    return () => {
+      this.errorListeners.delete(listener)
+    }
+  }
+
+  /** Connects now: after `unauthorized` (once the user signed in again), or to skip a backoff wait. */
+  reconnect(): void {
+    this.connection.reconnect()
+  }
+
+  /** Closes the connection for good; pending calls reject with `closed`. */
+  close(): void {
+    this.connection.stop()
+  }
+
+  private emitError(e: unknown): void {
+    if (this.errorListeners.size === 0) {
+      // Nobody listens: keep it visible without throwing into the SDK.
+      ;(globalThis as { console?: { error?: (...a: unknown[]) => void } }).console?.error?.('[goonline]', e)
+      return
+    }
+    for (const l of [...this.errorListeners]) {
+      try {
+        l(e)
+      } catch {
+        // An error listener that throws has nowhere left to report to.
+      }
+    }
+  }
+}
+
+/** Creates a client and (by default) starts connecting. */
+export function createClient(opts: ClientOptions): Client {
+  return new Client(opts)
+}

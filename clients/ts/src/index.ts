@@ -1,0 +1,15 @@
+//! `@goonline/client`: the public surface.
+
+export { createClient, Client, type ClientOptions, type CallArgs } from './client.js'
+export type { Status, AuthFn, AuthContext } from './connection.js'
+export type { CallOptions } from './calls.js'
+export { GoOnlineError, UnauthorizedError, isGoOnlineError, type ErrorCode } from './errors.js'
+export type { ReadableStore } from './store.js'
+export { webPlatform, reactNativePlatform, type Platform, type AppStateLike, type NetInfoLike } from './platform.js'
+export type { WebSocketLike, WebSocketConstructor } from './socket.js'
+export type { BackoffOptions } from './backoff.js'
+export type { PresenceEntry, Limits } from './frames.js'
+export type * from './methods.js'
+export type { DocHandle, DocOptions, SyncStatus } from './docs.js'
+export type { Subscription, SubscribeOptions, TopicEvent, SubscriptionStatus, TopicGap, EndReason } from './topics.js'
+export * from './chat.js'
