@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace (engine, protocol, server, benches helpers)
-# and the npm interop tests that drive the real `goonline` binary with unmodified
-# y-websocket and Hocuspocus clients.
+# Runs every test: the Rust workspace (engine, protocol, server, benches helpers),
+# then in clients/ts the TypeScript SDK (build, type-check, publint/attw, its
+# tests against the real `goonline` binary) and the npm interop tests that drive
+# that binary with unmodified y-websocket and Hocuspocus clients.
 #
 # Database tests run on SQLite always and on Postgres at TEST_DATABASE_URL
 # (default: the local server, postgres://postgres@127.0.0.1:5432/test); each test
@@ -24,7 +25,7 @@ else
     cargo test --workspace --no-fail-fast
 fi
 
-echo "== npm interop tests (y-websocket, Hocuspocus) against the real binary"
+echo "== TypeScript SDK (build, types, package lint, SDK tests) and npm interop tests against the real binary"
 cargo build -p goonline-server --bin goonline
 # Where cargo put it (a shared CARGO_TARGET_DIR is honoured).
 TARGET_DIR="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
