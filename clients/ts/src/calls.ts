@@ -24,8 +24,9 @@ export interface CallOptions {
   /**
    * What to do when there is no connection: `queue` waits for the next one
    * (needs `idempotencyKey`), `fail` rejects at once with code `offline`.
-   * Default: `queue` with an idempotency key, `fail` without. Calls made while
-   * the very first connection is being made wait for it either way.
+   * Default: `queue` with an idempotency key, `fail` without. A `fail` call
+   * made while the very first connection is being made waits for it, within
+   * its `timeoutMs` (and fails if the client stops as `unauthorized`).
    */
   whileOffline?: 'queue' | 'fail'
   /** Cancels the call (rejects with code `aborted`); a call already sent may still run. */
@@ -81,8 +82,22 @@ export class Calls implements Feature {
         this.transmit(call)
       } else {
         this.queue.push(call)
+        if (whileOffline === 'fail') {
+          // Waiting for the first connection counts against its timeout.
+          this.arm(call, 'no connection came up in time')
+        }
       }
     })
+  }
+
+  /**
+   * The connection stopped trying (`unauthorized`) or the platform is offline:
+   * calls that may not wait for a connection fail now with `code`.
+   */
+  failWaiting(code: 'unauthorized' | 'offline', message: string): void {
+    for (const call of [...this.queue]) {
+      if (call.opts.whileOffline === 'fail') this.settle(call, new GoOnlineError(code, message))
+    }
   }
 
   onOpen(): void {
@@ -97,6 +112,7 @@ export class Calls implements Feature {
     for (const call of [...this.inflight.values()].sort((a, b) => a.id! - b.id!)) {
       this.inflight.delete(call.id!)
       clearTimeout(call.timer)
+      call.timer = undefined
       call.id = undefined
       if (call.opts.idempotencyKey) {
         resend.push(call)
@@ -163,9 +179,14 @@ export class Calls implements Feature {
       this.queue.push(call)
       return
     }
+    // A call that waited for the first connection keeps its deadline.
+    if (call.timer === undefined) this.arm(call, 'got no reply')
+  }
+
+  private arm(call: PendingCall, what: string): void {
     const timeoutMs = call.opts.timeoutMs ?? this.defaultTimeoutMs
     call.timer = setTimeout(() => {
-      this.settle(call, new GoOnlineError('timeout', `${call.method} got no reply within ${timeoutMs} ms; it may or may not have run`))
+      this.settle(call, new GoOnlineError('timeout', `${call.method} ${what} within ${timeoutMs} ms; it may or may not have run`))
     }, timeoutMs)
   }
 

@@ -84,6 +84,11 @@ export class Client {
       const s = this.connection.status.get()
       return s !== 'connecting'
     })
+    // Calls that may not wait do not wait for a client that stopped trying.
+    this.connection.status.subscribe((status) => {
+      if (status === 'unauthorized') this.calls.failWaiting('unauthorized', 'not signed in: the client stopped connecting')
+      else if (status === 'offline') this.calls.failWaiting('offline', 'the device is offline')
+    })
     this.docs = new Docs(this.connection, { lingerMs: opts.docLingerMs ?? 1_000 })
     this.topics = new Topics(this.connection, this.calls.call, { lingerMs: opts.topicLingerMs ?? 1_000 })
     this.chat = new Chat(this.calls.call, this.topics, this.user)

@@ -68,11 +68,19 @@ export class Connection implements Channel {
   private stopped = false
   /** The last close was 4401: the next token is asked for with reason `rejected`. */
   private rejected = false
+  /** A connect is between its start and its socket (awaiting `auth`). */
+  private connecting = false
+  /** The `auth` call in progress: never two at once (a refresh token works once). */
+  private pendingAuth: Promise<string | null | undefined> | undefined
+  /** The code of an `error` that came before `welcome` (the close follows it). */
+  private refusal: string | undefined
+  /** When the current socket got `welcome` (ms), until the backoff was reset. */
+  private welcomedAt: number | undefined
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined
   private online: boolean
   private idCounter = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined
-  private stableTimer: ReturnType<typeof setTimeout> | undefined
   private pongDeadline: ReturnType<typeof setTimeout> | undefined
   private retryAfterDrop: ReturnType<typeof setTimeout> | undefined
   private lastTick = 0
@@ -112,7 +120,7 @@ export class Connection implements Channel {
 
   /** Starts connecting (also after `unauthorized`: a new attempt at once). */
   start(): void {
-    if (this.stopped || this.ws) return
+    if (this.stopped || this.ws || this.connecting) return
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
     this.attempt = 0
@@ -124,6 +132,8 @@ export class Connection implements Channel {
     if (this.stopped) return
     this.rejected = false
     this.drop()
+    // A connect still awaiting `auth` is stale now (its generation is gone).
+    this.connecting = false
     this.start()
   }
 
@@ -134,6 +144,14 @@ export class Connection implements Channel {
     for (const u of this.unsubscribers.splice(0)) u()
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
+    // Before the socket goes: pending calls end as `closed`, not as lost.
+    for (const f of this.features) {
+      try {
+        f.destroy()
+      } catch (e) {
+        this.report(e)
+      }
+    }
     const ws = this.ws
     this.detach()
     if (ws) {
@@ -143,7 +161,7 @@ export class Connection implements Channel {
         // Already closing.
       }
     }
-    for (const f of this.features) f.destroy()
+    this.user.set(null)
     this.status.set('closed')
   }
 
@@ -170,13 +188,15 @@ export class Connection implements Channel {
     }
     this.status.set(this.everConnected ? 'reconnecting' : 'connecting')
     const gen = ++this.generation
+    this.connecting = true
     let token: string | null | undefined
     try {
-      token = this.opts.auth ? await this.opts.auth({ reason: this.rejected ? 'rejected' : 'connect' }) : null
+      token = await this.token(this.rejected ? 'rejected' : 'connect')
     } catch (e) {
       if (gen !== this.generation || this.stopped) return
-      if (e instanceof UnauthorizedError) {
-        this.status.set('unauthorized')
+      this.connecting = false
+      if (isUnauthorized(e)) {
+        this.unauthorized()
         return
       }
       this.report(e)
@@ -184,6 +204,8 @@ export class Connection implements Channel {
       return
     }
     if (gen !== this.generation || this.stopped) return
+    this.connecting = false
+    this.refusal = undefined
     let ws: WebSocketLike
     try {
       const Ctor = this.opts.WebSocket ?? defaultWebSocket()
@@ -197,7 +219,7 @@ export class Connection implements Channel {
     this.ws = ws
     this.writer = new PacedWriter((bytes) => this.raw(ws, bytes))
     const sentToken = token ?? undefined
-    const timeout = setTimeout(() => {
+    this.handshakeTimer = setTimeout(() => {
       if (gen === this.generation && !this.open) this.lost(gen, 4000, 'handshake timed out')
     }, this.opts.connectTimeoutMs ?? 10_000)
     ws.onopen = () => {
@@ -220,10 +242,14 @@ export class Connection implements Channel {
       // pong can wait behind a slow call.
       clearTimeout(this.pongDeadline)
       this.pongDeadline = undefined
-      if (frame) this.onFrame(frame, timeout)
+      if (this.welcomedAt !== undefined && Date.now() - this.welcomedAt >= STABLE_MS) {
+        // Alive well after the handshake: the backoff starts from the bottom again.
+        this.attempt = 0
+        this.welcomedAt = undefined
+      }
+      if (frame) this.onFrame(frame)
     }
     ws.onclose = (ev: { code?: number; reason?: string }) => {
-      clearTimeout(timeout)
       if (gen === this.generation) this.lost(gen, ev.code ?? 1006, ev.reason ?? '')
     }
     ws.onerror = () => {
@@ -231,10 +257,11 @@ export class Connection implements Channel {
     }
   }
 
-  private onFrame(frame: ServerFrame, handshakeTimeout: ReturnType<typeof setTimeout>): void {
+  private onFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case 'welcome':
-        clearTimeout(handshakeTimeout)
+        clearTimeout(this.handshakeTimer)
+        this.handshakeTimer = undefined
         this.welcomed(frame.heartbeat_ms, frame.limits, frame.user ?? null)
         return
       case 'authenticated':
@@ -248,7 +275,9 @@ export class Connection implements Channel {
       default:
     }
     if (!this.open) {
-      // Before `welcome` only errors come (then a close): the close decides.
+      // Before `welcome` only errors come, then a close; the close decides,
+      // with this code in case a proxy turned it into 1006.
+      if (frame.type === 'error') this.refusal = frame.code
       return
     }
     for (const f of this.features) {
@@ -266,6 +295,7 @@ export class Connection implements Channel {
       // A frame was dropped and nothing says which (the pacer should prevent
       // this): pause, then reconnect, which re-syncs everything (§12.5).
       const gen = this.generation
+      clearTimeout(this.retryAfterDrop)
       this.retryAfterDrop = setTimeout(() => {
         if (gen === this.generation) this.lost(gen, 1006, 'a frame was dropped by the server (rate limited)')
       }, 1_000)
@@ -281,10 +311,9 @@ export class Connection implements Channel {
     this.heartbeatMs = Math.max(1_000, Math.min(this.opts.heartbeatMs ?? 15_000, heartbeatMs || 15_000))
     this.lastTick = Date.now()
     this.armHeartbeat()
-    // The backoff starts from the bottom again only once the link proved stable.
-    this.stableTimer = setTimeout(() => {
-      this.attempt = 0
-    }, STABLE_MS)
+    // The backoff starts from the bottom again only once the link proves alive
+    // well after the handshake (a link that goes silent must not reset it).
+    this.welcomedAt = Date.now()
     this.status.set('connected')
     for (const f of this.features) {
       try {
@@ -298,19 +327,40 @@ export class Connection implements Channel {
   private async reauth(): Promise<void> {
     const gen = this.generation
     try {
-      const token = this.opts.auth ? await this.opts.auth({ reason: 'reauth' }) : null
+      const token = await this.token('reauth')
       if (gen !== this.generation || !this.ws) return
       // No token: the server closes with 4401 at the deadline, and the close decides.
       if (token) this.raw(this.ws, encodeFrame({ type: 'auth', token }))
     } catch (e) {
-      if (e instanceof UnauthorizedError) {
+      if (isUnauthorized(e)) {
         if (gen !== this.generation) return
         this.drop()
-        this.status.set('unauthorized')
+        this.unauthorized()
         return
       }
       this.report(e)
     }
+  }
+
+  /** Asks the app for a token; joins the call already running, if any. */
+  private token(reason: AuthContext['reason']): Promise<string | null | undefined> {
+    const auth = this.opts.auth
+    if (!auth) return Promise.resolve(null)
+    if (!this.pendingAuth) {
+      const p = Promise.resolve().then(() => auth({ reason }))
+      const done = () => {
+        if (this.pendingAuth === p) this.pendingAuth = undefined
+      }
+      p.then(done, done)
+      this.pendingAuth = p
+    }
+    return this.pendingAuth
+  }
+
+  /** Stops until `reconnect()`: the user must sign in again. */
+  private unauthorized(): void {
+    this.user.set(null)
+    this.status.set('unauthorized')
   }
 
   /** The socket `gen` is gone with `code`: tell the features and decide what next. */
@@ -327,11 +377,18 @@ export class Connection implements Channel {
       }
     }
     if (this.stopped) return
+    // A proxy may hide the server's close code; the error before it tells.
+    const refusal = this.refusal
+    this.refusal = undefined
+    if (!wasOpen && (code === 1006 || code === 1005)) {
+      if (refusal === 'unauthorized') code = 4401
+      else if (refusal === 'unsupported_version' || refusal === 'hello_required' || refusal === 'bad_frame') code = 4400
+    }
     if (code === 4401) {
       if (this.rejected) {
         // A fresh token was refused too: the user must sign in again.
         this.rejected = false
-        this.status.set('unauthorized')
+        this.unauthorized()
         return
       }
       this.rejected = true
@@ -341,6 +398,7 @@ export class Connection implements Channel {
     }
     if (code === 4400) {
       this.report(new GoOnlineError('bad_frame', `the server closed the connection as a protocol violation: ${reason}`))
+      this.user.set(null)
       this.status.set('closed')
       return
     }
@@ -375,9 +433,10 @@ export class Connection implements Channel {
     this.writer = null
     clearTimeout(this.heartbeatTimer)
     clearTimeout(this.pongDeadline)
-    clearTimeout(this.stableTimer)
+    clearTimeout(this.handshakeTimer)
     clearTimeout(this.retryAfterDrop)
-    this.heartbeatTimer = this.pongDeadline = this.stableTimer = this.retryAfterDrop = undefined
+    this.heartbeatTimer = this.pongDeadline = this.handshakeTimer = this.retryAfterDrop = undefined
+    this.welcomedAt = undefined
     const ws = this.ws
     this.ws = null
     if (ws) {
@@ -449,7 +508,7 @@ export class Connection implements Channel {
       return
     }
     if (this.status.get() === 'unauthorized' || this.status.get() === 'closed') return
-    if (this.ws) return // A handshake is in progress.
+    if (this.ws || this.connecting) return // A connect is in progress.
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
     this.attempt = 0
@@ -463,7 +522,7 @@ export class Connection implements Channel {
     } else if (this.open) {
       // The socket may survive a short flap; a probe tells.
       this.ping(PROBE_MS)
-    } else if (!this.ws && this.status.get() !== 'unauthorized' && this.status.get() !== 'closed') {
+    } else if (!this.ws && !this.connecting && this.status.get() !== 'unauthorized' && this.status.get() !== 'closed') {
       clearTimeout(this.retryTimer)
       this.retryTimer = undefined
       this.status.set('offline')
@@ -484,4 +543,9 @@ export class Connection implements Channel {
       return false
     }
   }
+}
+
+/** `UnauthorizedError`, also from another copy of the package (ESM next to CJS). */
+function isUnauthorized(e: unknown): boolean {
+  return e instanceof UnauthorizedError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'UnauthorizedError')
 }

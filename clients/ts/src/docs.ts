@@ -43,7 +43,15 @@ export class Docs implements Feature {
     if (opts.ydoc && opts.awareness && opts.awareness.doc !== opts.ydoc) {
       throw new TypeError('`awareness` must belong to `ydoc`')
     }
-    const existing = this.sessions.get(name)
+    let existing = this.sessions.get(name)
+    const rebinding =
+      (opts.ydoc !== undefined && opts.ydoc !== existing?.ydoc) || (opts.awareness !== undefined && opts.awareness !== existing?.awareness)
+    if (existing && !existing.destroyed && existing.lingering && rebinding) {
+      // Released and lingering, now wanted with another Y.Doc (a remount that
+      // made a new one): close it for good and bind the new one.
+      existing.dispose(true)
+      existing = undefined
+    }
     if (existing && !existing.destroyed) {
       if (opts.ydoc && opts.ydoc !== existing.ydoc) {
         throw new TypeError(`document ${name} is already bound to another Y.Doc`)

@@ -19,7 +19,8 @@ export class Pacer {
   /** Takes a token if one is available. */
   take(): boolean {
     const t = this.now()
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.perSec) / 1000)
+    // Never negative: a wall clock stepped back must not stall every send.
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, t - this.last) * this.perSec) / 1000)
     this.last = t
     if (this.tokens < 1) return false
     this.tokens -= 1

@@ -52,6 +52,9 @@ type Timer = ReturnType<typeof setTimeout>
 const sameStatus = (a: SyncStatus, b: SyncStatus): boolean =>
   a.synced === b.synced && a.unacked === b.unacked && a.access === b.access && a.error === b.error
 
+/** Refusals a new connection may answer differently. */
+const REOPEN_ON_NEW_SOCKET = new Set(['unauthorized', 'forbidden', 'too_many_docs'])
+
 export class DocSession implements DocHandle {
   readonly name: string
   readonly ydoc: Y.Doc
@@ -156,8 +159,21 @@ export class DocSession implements DocHandle {
 
   // ---- socket events ----------------------------------------------------
 
+  /** Held by nobody, waiting out its linger. */
+  get lingering(): boolean {
+    return this.refs === 0 && this.phase !== 'destroyed'
+  }
+
   /** A socket finished its handshake: (re-)open unless refused for good. */
   socketOpened(): void {
+    if (this.phase === 'failed' && this.error && REOPEN_ON_NEW_SOCKET.has(this.error.code)) {
+      // The refusal depended on the connection (who is signed in, what else
+      // was open, a membership since granted): a new socket asks again.
+      this.phase = 'idle'
+      this.error = null
+      this.access = 'read_write'
+      this.publish()
+    }
     if (this.phase === 'failed' || this.phase === 'revoked' || this.phase === 'destroyed') return
     this.openAttempts = 0
     this.sendOpen()

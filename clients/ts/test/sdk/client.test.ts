@@ -293,6 +293,89 @@ describe('connection and calls', () => {
     }
   })
 
+  it('asks auth once at a time, however many wake-up signals arrive while it runs', async () => {
+    let running = 0
+    let most = 0
+    let calls = 0
+    const signals: Array<(up: boolean) => void> = []
+    const platform: Platform = {
+      onNetworkChange: (cb) => (signals.push(cb), () => {}),
+      onForegroundChange: (cb) => (signals.push(cb), () => {}),
+    }
+    const client = createClient({
+      url: proxy.url,
+      WebSocket,
+      platform,
+      reconnect: { baseMs: 60_000, maxMs: 60_000 },
+      auth: async () => {
+        calls += 1
+        running += 1
+        most = Math.max(most, running)
+        await new Promise((r) => setTimeout(r, 300))
+        running -= 1
+        return freshToken(alice)
+      },
+    })
+    try {
+      await connected(client)
+      proxy.cutAll()
+      await waitFor(() => client.status.get() === 'reconnecting', 'reconnecting')
+      // A phone coming back: network and foreground at once, twice.
+      for (const s of [...signals, ...signals]) s(true)
+      await connected(client)
+      expect(most).toBe(1)
+      expect(calls).toBe(2)
+    } finally {
+      client.close()
+    }
+  })
+
+  it('calls waiting for a first connection that never comes time out, or fail when the client stops', async () => {
+    proxy.refuseNew(true)
+    const client = createClient({ url: proxy.url, WebSocket, reconnect: { baseMs: 50, maxMs: 100 } })
+    try {
+      const err = await client.call('me.get', undefined, { timeoutMs: 500 }).catch((e: unknown) => e)
+      expect((err as GoOnlineError).code).toBe('timeout')
+    } finally {
+      proxy.refuseNew(false)
+      client.close()
+    }
+    let gate: (() => void) | undefined
+    const stopped = createClient({
+      url: server.url,
+      WebSocket,
+      auth: async () => {
+        await new Promise<void>((r) => (gate = r))
+        throw new UnauthorizedError('signed out')
+      },
+    })
+    try {
+      const waiting = stopped.call('me.get').catch((e: unknown) => e)
+      await waitFor(() => gate !== undefined, 'auth asked')
+      gate!()
+      expect(((await waiting) as GoOnlineError).code).toBe('unauthorized')
+      expect(stopped.status.get()).toBe('unauthorized')
+    } finally {
+      stopped.close()
+    }
+  })
+
+  it('close() rejects a call on the wire with closed, not connection_lost', async () => {
+    const client = createClient({ url: proxy.url, WebSocket, auth: async () => freshToken(alice) })
+    try {
+      await connected(client)
+      proxy.freeze()
+      const inflight = client.call('me.get').catch((e: unknown) => e)
+      await new Promise((r) => setTimeout(r, 100))
+      client.close()
+      expect(((await inflight) as GoOnlineError).code).toBe('closed')
+      expect(client.user.get()).toBeNull()
+    } finally {
+      proxy.thaw()
+      proxy.cutAll()
+    }
+  })
+
   it('close() ends the client: status closed and pending calls rejected', async () => {
     const client = createClient({ url: proxy.url, WebSocket, auth: async () => freshToken(alice) })
     await connected(client)

@@ -292,6 +292,26 @@ describe('documents', () => {
   })
 })
 
+describe('remounts', () => {
+  it('a lingering document wanted again with a new Y.Doc is rebound, not refused', async () => {
+    const { client, errors } = sdk({ docLingerMs: 5_000 })
+    const name = unique('remount')
+    const first = client.doc(name, { ydoc: new Y.Doc() })
+    await first.ready
+    first.ydoc.getText('t').insert(0, 'kept')
+    await durable(first)
+    first.release()
+    // A remount within the linger that made a fresh Y.Doc (useMemo in a new component).
+    const fresh = new Y.Doc()
+    const second = client.doc(name, { ydoc: fresh })
+    expect(second.ydoc).toBe(fresh)
+    await second.ready
+    expect(text(second)).toBe('kept')
+    expect(errors).toEqual([])
+    second.release()
+  })
+})
+
 describe('refused updates', () => {
   it('an update the server will not store sets sync.error and stays counted', async () => {
     const small = await startServer({ args: ['--allow-anonymous-docs', '--max-doc-bytes', '4096'] })
@@ -363,6 +383,22 @@ describe('documents with access control', () => {
     expect(errors).toEqual([])
     h.release()
     h2.release()
+  })
+
+  it('a document refused to an anonymous connection opens once the user signs in and reconnects', async () => {
+    let token: string | null = null
+    const { client } = sdk({ auth: () => token })
+    const h = client.doc(`biz/${businessId}/${unique('later')}`)
+    await expect(h.ready).rejects.toMatchObject({ code: 'unauthorized' })
+    expect(h.sync.get().access).toBe('none')
+    const res = await server.rest('POST', '/api/auth/login', { email: owner.email, password: owner.password })
+    token = res.body.access_token as string
+    client.reconnect()
+    await synced(h)
+    expect(h.sync.get()).toMatchObject({ access: 'read_write', error: null })
+    h.ydoc.getText('t').insert(0, 'signed in')
+    await durable(h)
+    h.release()
   })
 
   it('a viewer reads the document, is told it is read-only, and loses it when removed', async () => {
