@@ -349,7 +349,7 @@ export class DocSession implements DocHandle {
   private onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     // Our own origin marks what the server sent.
     if (origin === this || this.phase === 'destroyed') return
-    this.writer.local(update)
+    this.writer.local(update, this.ydoc)
     this.publish()
   }
 

@@ -312,6 +312,30 @@ describe('remounts', () => {
   })
 })
 
+describe('bursts', () => {
+  it('a burst of edits in one tick, mixed with remote ones, reaches the other client whole and is acked', async () => {
+    const a = sdk().client
+    const b = sdk().client
+    const name = unique('burst')
+    const ha = a.doc(name)
+    const hb = b.doc(name)
+    await Promise.all([ha.ready, hb.ready])
+    hb.ydoc.getText('t').insert(0, 'B')
+    await waitFor(() => text(ha) === 'B', 'the remote edit arrives')
+    const t = ha.ydoc.getText('t')
+    // Far more than the batch merges one by one: sent as this client's changes since the tick began.
+    for (let i = 0; i < 500; i++) t.insert(t.length, String(i % 10))
+    ha.ydoc.getMap('m').set('k', 'v')
+    t.delete(0, 1)
+    await durable(ha)
+    await waitFor(() => text(hb) === text(ha) && hb.ydoc.getMap('m').get('k') === 'v', 'the burst converges')
+    expect(text(ha)).toHaveLength(500)
+    expect(await readBack(name)).toBe(text(ha))
+    ha.release()
+    hb.release()
+  })
+})
+
 describe('refused updates', () => {
   it('an update the server will not store sets sync.error and stays counted', async () => {
     const small = await startServer({ args: ['--allow-anonymous-docs', '--max-doc-bytes', '4096'] })
