@@ -19,7 +19,7 @@ use std::sync::{Arc, Weak};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{BusHandler, BusMessage, BusPayload, Channel, Control};
-use crate::engine::Shared;
+use crate::engine::{Shared, Ticker};
 use crate::metrics::inc;
 use crate::room::Room;
 
@@ -219,18 +219,10 @@ impl Shared {
 /// Compares live rooms with the store's heads while other nodes share the
 /// bus; a room behind its head catches up.
 pub(crate) async fn audit_loop(shared: Weak<Shared>, stop: CancellationToken) {
-    let interval = match shared.upgrade() {
-        Some(s) => s.config.bus_audit_interval,
-        None => return,
+    let Some(mut ticker) = Ticker::new(shared, stop, |c| c.bus_audit_interval) else {
+        return;
     };
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let Some(sh) = shared.upgrade() else { return };
+    while let Some(sh) = ticker.next().await {
         let health = sh.bus.health();
         sh.metrics
             .bus_connected

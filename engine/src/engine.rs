@@ -406,18 +406,10 @@ impl Engine {
 
 /// Housekeeping: expire awareness and evict idle rooms.
 async fn sweep_loop(shared: Weak<Shared>, stop: CancellationToken, _handler: Arc<dyn BusHandler>) {
-    let interval = match shared.upgrade() {
-        Some(s) => s.config.sweep_interval,
-        None => return,
+    let Some(mut ticker) = Ticker::new(shared, stop, |c| c.sweep_interval) else {
+        return;
     };
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let Some(sh) = shared.upgrade() else { return };
+    while let Some(sh) = ticker.next().await {
         let now = Instant::now();
         let rooms: Vec<Arc<Room>> = sh
             .rooms
@@ -436,5 +428,38 @@ async fn sweep_loop(shared: Weak<Shared>, stop: CancellationToken, _handler: Arc
                 }
             }
         }
+    }
+}
+
+/// The clock of a background loop: ticks every interval (missed ticks delay
+/// the next, they do not pile up) and yields the engine's state, until `stop`
+/// fires or the engine is gone.
+pub(crate) struct Ticker {
+    tick: tokio::time::Interval,
+    shared: Weak<Shared>,
+    stop: CancellationToken,
+}
+
+impl Ticker {
+    /// A ticker at the interval `every` reads from the config; `None` if the
+    /// engine is already gone.
+    pub(crate) fn new(
+        shared: Weak<Shared>,
+        stop: CancellationToken,
+        every: impl Fn(&EngineConfig) -> Duration,
+    ) -> Option<Ticker> {
+        let interval = every(&shared.upgrade()?.config);
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Some(Ticker { tick, shared, stop })
+    }
+
+    /// Waits for the next tick; `None` when the loop should end.
+    pub(crate) async fn next(&mut self) -> Option<Arc<Shared>> {
+        tokio::select! {
+            _ = self.stop.cancelled() => return None,
+            _ = self.tick.tick() => {}
+        }
+        self.shared.upgrade()
     }
 }

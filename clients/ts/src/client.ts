@@ -1,44 +1,21 @@
 //! `createClient`: one multiplexed connection carrying typed operations,
 //! Yjs documents, topics and chat.
 
-import type { BackoffOptions } from './backoff.js'
 import { Calls, type CallOptions } from './calls.js'
 import { Chat } from './chat.js'
-import { Connection, type AuthFn, type Status } from './connection.js'
+import { Connection, type ConnectionOptions, type Status } from './connection.js'
 import { Docs, type DocHandle, type DocOptions } from './docs.js'
 import type { MethodName, ParamsOf, ResultOf } from './methods.js'
-import type { Platform } from './platform.js'
-import type { WebSocketConstructor } from './socket.js'
 import type { ReadableStore } from './store.js'
 import { Topics, type Subscription, type SubscribeOptions, type TopicEvent } from './topics.js'
 
-export interface ClientOptions {
-  /** The server, e.g. `wss://api.example.com` (`/v1/ws` is appended unless present). */
-  url: string
-  /**
-   * Called on every connect and whenever the server asks for a new token;
-   * returns the access token, or `null` for an anonymous connection. Throw
-   * `UnauthorizedError` to stop connecting (status `unauthorized`).
-   */
-  auth?: AuthFn
-  /** The WebSocket constructor. Default: the global `WebSocket`, looked up when connecting. */
-  WebSocket?: WebSocketConstructor
-  /** Online and foreground signals: `webPlatform()`, `reactNativePlatform(...)`. Default: none. */
-  platform?: Platform
-  /** Reconnect backoff (full jitter): `{ baseMs: 500, maxMs: 30000 }`. */
-  reconnect?: BackoffOptions
-  /** Ping interval (ms); default the server's heartbeat, at most 15 000. */
-  heartbeatMs?: number
-  /** A link that sends nothing within this long after a ping is dead (ms). Default 12 000. */
-  pongTimeoutMs?: number
+export interface ClientOptions extends ConnectionOptions {
   /** Default timeout of `call` (ms). Default 30 000. */
   callTimeoutMs?: number
   /** How long a released document stays open in case it is acquired again (ms). Default 1 000. */
   docLingerMs?: number
   /** How long an unsubscribed topic stays followed in case it is subscribed again (ms). Default 1 000. */
   topicLingerMs?: number
-  /** Sent in `hello.client`. */
-  clientName?: string
   /** Connect at once (default) or on the first `reconnect()`. */
   autoConnect?: boolean
 }
@@ -65,17 +42,7 @@ export class Client {
 
   constructor(opts: ClientOptions) {
     const report = (e: unknown) => this.emitError(e)
-    this.connection = new Connection({
-      url: opts.url,
-      auth: opts.auth,
-      WebSocket: opts.WebSocket,
-      platform: opts.platform,
-      reconnect: opts.reconnect,
-      heartbeatMs: opts.heartbeatMs,
-      pongTimeoutMs: opts.pongTimeoutMs,
-      clientName: opts.clientName,
-      report,
-    })
+    this.connection = new Connection({ ...opts, report })
     this.status = this.connection.status
     this.user = this.connection.user
     // Calls made before the first connection wait for it; later ones fail at

@@ -32,11 +32,21 @@ export interface AuthContext {
  */
 export type AuthFn = (ctx: AuthContext) => Promise<string | null | undefined> | string | null | undefined
 
+/** How the connection is made and kept (the connection part of `ClientOptions`). */
 export interface ConnectionOptions {
+  /** The server, e.g. `wss://api.example.com` (`/v1/ws` is appended unless present). */
   url: string
+  /**
+   * Called on every connect and whenever the server asks for a new token;
+   * returns the access token, or `null` for an anonymous connection. Throw
+   * `UnauthorizedError` to stop connecting (status `unauthorized`).
+   */
   auth?: AuthFn
+  /** The WebSocket constructor. Default: the global `WebSocket`, looked up when connecting. */
   WebSocket?: WebSocketConstructor
+  /** Online and foreground signals: `webPlatform()`, `reactNativePlatform(...)`. Default: none. */
   platform?: Platform
+  /** Reconnect backoff (full jitter): `{ baseMs: 500, maxMs: 30000 }`. */
   reconnect?: BackoffOptions
   /** Ping interval (ms). Default: the server's `heartbeat_ms`, at most 15 000. */
   heartbeatMs?: number
@@ -44,7 +54,12 @@ export interface ConnectionOptions {
   pongTimeoutMs?: number
   /** Giving up on a socket that has not finished its handshake (ms). Default 10 000. */
   connectTimeoutMs?: number
+  /** Sent in `hello.client`. */
   clientName?: string
+}
+
+/** What the connection needs besides the options. */
+interface ConnectionDeps extends ConnectionOptions {
   report: (error: unknown) => void
 }
 
@@ -89,7 +104,7 @@ export class Connection implements Channel {
   private writer: PacedWriter | null = null
   private readonly unsubscribers: Array<() => void> = []
 
-  constructor(private readonly opts: ConnectionOptions) {
+  constructor(private readonly opts: ConnectionDeps) {
     this.status = new ValueStore<Status>('connecting', opts.report)
     this.user = new ValueStore<string | null>(null, opts.report)
     this.online = opts.platform?.isOnline?.() ?? true
