@@ -1,33 +1,22 @@
 //! Chat history and read state on SQLite and Postgres: joining a channel of
 //! 100,000 messages reads one page (the index walks backwards from the
 //! newest), older pages follow each other with nothing skipped or repeated,
-//! and each member's unread counts cover others' messages only, drop to zero
-//! once read, and never go back.
+//! each member's unread counts cover others' messages only, drop to zero
+//! once read, and never go back, and a page read while reactions change is
+//! one snapshot (its counts are those as of its `topic_seq`).
 
 mod support;
 
-use goonline_engine::chat::{self, Chat, HISTORY_PAGE_SQL};
+use goonline_engine::chat::{ChatLimits, HISTORY_PAGE_SQL};
 use goonline_engine::now_ms;
 use goonline_engine::ops::OpError;
 use goonline_engine::testing::{TestDb, each_backend};
-use goonline_engine::topics::TopicsConfig;
 use serde_json::{Value, json};
 use sqlx::Row;
 use support::WAIT;
-use support::tenancy_world::{World, code, user, world_with};
+use support::chat_world::chat_world;
+use support::tenancy_world::{World, code, user};
 use support::topic_client::{Follower, Seen};
-
-async fn chat_world(db: &TestDb) -> World {
-    world_with(
-        db,
-        TopicsConfig::default(),
-        chat::register_kinds,
-        |ops, parts| {
-            Chat::new(parts.db.clone(), parts.topics.clone(), parts.audit.clone()).register_ops(ops)
-        },
-    )
-    .await
-}
 
 fn s(v: &Value) -> String {
     v.as_str()
@@ -98,7 +87,7 @@ async fn fill(w: &World, chat: &str, topic: &str, sender: &str, n: u64) {
 async fn joining_a_channel_of_100k_messages_reads_one_page_and_pages_back() {
     each_backend(|db: TestDb| async move {
         let l = db.label;
-        let w = chat_world(&db).await;
+        let w = chat_world(&db, ChatLimits::default()).await;
         let owner = user(&w, "owner").await;
         let newcomer = user(&w, "newcomer").await;
         let b = w.shop(&owner, &[("newcomer", "viewer")]).await;
@@ -293,7 +282,7 @@ async fn unread(w: &World, who: &str, b: &str) -> Vec<(String, u64, u64, u64)> {
 async fn unread_counts_are_others_messages_after_the_read_mark_which_never_goes_back() {
     each_backend(|db: TestDb| async move {
         let l = db.label;
-        let w = chat_world(&db).await;
+        let w = chat_world(&db, ChatLimits::default()).await;
         let owner = user(&w, "owner").await;
         let agent = user(&w, "agent").await;
         let b = w.shop(&owner, &[("agent", "agent")]).await;
@@ -391,6 +380,72 @@ async fn unread_counts_are_others_messages_after_the_read_mark_which_never_goes_
             json!(head),
             "[{l}] the page says where the reader was"
         );
+    })
+    .await;
+}
+
+/// A page's reaction counts are those as of its `topic_seq`, even while
+/// reactions change during the read: a client subscribing from `topic_seq`
+/// then counts each later reaction once (before the page was one snapshot, a
+/// reaction made between reading the head and the reactions was in both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_is_one_snapshot_while_reactions_change() {
+    each_backend(|db: TestDb| async move {
+        let l = db.label;
+        let limits = ChatLimits {
+            action_burst: 100_000,
+            ..ChatLimits::default()
+        };
+        let w = chat_world(&db, limits).await;
+        let owner = user(&w, "owner").await;
+        let b = w.shop(&owner, &[]).await;
+        let ch = w
+            .call(
+                &owner,
+                "chat.channel.create",
+                json!({ "business_id": b, "name": "general" }),
+            )
+            .await
+            .expect("channel");
+        let chat = s(&ch["id"]);
+        let (message, _) = send(&w, &owner, &chat, "m").await;
+        let start = page(&w, &owner, &chat, None, None).await["topic_seq"]
+            .as_u64()
+            .expect("topic_seq");
+        // One user toggles one reaction: each call appends one event, so the
+        // count as of `seq` is 1 exactly when an odd number followed `start`.
+        let done = std::cell::Cell::new(false);
+        let toggle = async {
+            for i in 0..300 {
+                let on = i % 2 == 0;
+                w.call(
+                    &owner,
+                    "chat.react",
+                    json!({ "message_id": message, "emoji": "👍", "on": on }),
+                )
+                .await
+                .expect("react");
+            }
+            done.set(true);
+        };
+        let read = async {
+            let mut pages = 0;
+            while !done.get() {
+                let p = page(&w, &owner, &chat, None, None).await;
+                let seq = p["topic_seq"].as_u64().expect("topic_seq");
+                let counted = p["messages"][0]["reactions"]
+                    .as_array()
+                    .expect("reactions")
+                    .iter()
+                    .map(|r| r["count"].as_u64().expect("count"))
+                    .sum::<u64>();
+                assert_eq!(counted, (seq - start) % 2, "[{l}] page at topic_seq {seq}");
+                pages += 1;
+            }
+            pages
+        };
+        let ((), pages) = tokio::join!(toggle, read);
+        assert!(pages > 0, "[{l}]");
     })
     .await;
 }

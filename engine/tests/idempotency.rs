@@ -132,10 +132,9 @@ async fn idempotency_keys_replay_refuse_other_params_and_run_once() {
 /// with the same key after the pause is sent, not refused again for 24 h.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_call_does_not_consume_its_key() {
-    use goonline_engine::chat::{self, Chat, ChatLimits};
-    use goonline_engine::topics::TopicsConfig;
+    use goonline_engine::chat::ChatLimits;
     use std::time::Duration;
-    use support::tenancy_world::world_with;
+    use support::chat_world::chat_world;
 
     each_backend(|db: TestDb| async move {
         let limits = ChatLimits {
@@ -143,21 +142,7 @@ async fn a_rate_limited_call_does_not_consume_its_key() {
             send_window: Duration::from_millis(300),
             ..ChatLimits::default()
         };
-        let w = world_with(
-            &db,
-            TopicsConfig::default(),
-            chat::register_kinds,
-            move |ops, parts| {
-                Chat::with_limits(
-                    parts.db.clone(),
-                    parts.topics.clone(),
-                    parts.audit.clone(),
-                    limits,
-                )
-                .register_ops(ops)
-            },
-        )
-        .await;
+        let w = chat_world(&db, limits).await;
         let owner = user(&w, "owner").await;
         let business = w.shop(&owner, &[]).await;
         let channel = w

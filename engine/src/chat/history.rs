@@ -5,16 +5,24 @@
 //! long the chat: joining a channel of 100,000 messages reads 50 of them.
 //! Read state is the newest sequence number a member has read; it only moves
 //! forward.
+//!
+//! A page is read in one snapshot (one transaction; `REPEATABLE READ` on
+//! Postgres, whose default gives each statement its own): its `topic_seq`,
+//! messages, reactions and read mark all describe the same moment, so a
+//! client that subscribes with `since = topic_seq` gets exactly the changes
+//! the page does not show — a reaction made while the page was read is either
+//! counted in it or an event after `topic_seq`, never both.
 
 use std::collections::HashMap;
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::access::message_from_row;
 use super::types::{History, HistoryPage, MarkRead, Message, ReactionCount, ReadState};
 use super::{Chat, db_err, seq_of};
 use crate::now_ms;
 use crate::ops::{Ctx, OpError};
+use crate::sql_store::Dialect;
 use crate::topics::ops::op_error;
 
 /// Most messages per history page.
@@ -28,6 +36,76 @@ pub const HISTORY_PAGE_SQL: &str = "SELECT m.id, m.chat_id, m.sender_id, m.body,
      m.seq, m.created_at, m.edited_at, m.deleted_at, m.deleted_by FROM messages m \
      WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3";
 
+/// The reactions of `ids` (messages not deleted) on `conn`, aggregated per
+/// emoji, oldest first, with whether `me` gave each.
+async fn reactions_on(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    me: &str,
+) -> Result<HashMap<String, Vec<ReactionCount>>, OpError> {
+    let mut out: HashMap<String, Vec<ReactionCount>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT message_id, emoji, COUNT(*), \
+                MAX(CASE WHEN user_id = $1 THEN 1 ELSE 0 END), MIN(created_at) AS first_at \
+         FROM message_reactions WHERE message_id IN ({}) \
+         GROUP BY message_id, emoji ORDER BY first_at, emoji",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(me);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err("reactions"))?;
+    for row in rows {
+        let read = || -> Result<(String, ReactionCount), sqlx::Error> {
+            let count: i64 = row.try_get(2)?;
+            let mine: i64 = row.try_get(3)?;
+            Ok((
+                row.try_get(0)?,
+                ReactionCount {
+                    emoji: row.try_get(1)?,
+                    count: seq_of(count),
+                    mine: mine != 0,
+                },
+            ))
+        };
+        let (id, r) = read().map_err(db_err("reactions"))?;
+        out.entry(id).or_default().push(r);
+    }
+    Ok(out)
+}
+
+/// The newest sequence number `user` has read in `chat` (0: none), on `conn`.
+async fn last_read_on(conn: &mut AnyConnection, chat: &str, user: &str) -> Result<u64, OpError> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "SELECT last_read_seq FROM chat_reads WHERE chat_id = $1 AND user_id = $2",
+    )
+    .bind(chat)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err("read state"))?;
+    Ok(seq.map_or(0, seq_of))
+}
+
+/// The newest sequence number of `topic` (0: no event yet), on `conn`: the
+/// topics' own head (`Topics::bounds`), read in the caller's snapshot.
+async fn topic_head_on(conn: &mut AnyConnection, topic: &str) -> Result<u64, OpError> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM topics WHERE name = $1")
+        .bind(topic)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err("chat.history"))?;
+    Ok(seq.map_or(0, seq_of))
+}
+
 impl Chat {
     /// The reactions of `ids` (messages not deleted), aggregated per emoji,
     /// oldest first, with whether `me` gave each.
@@ -36,43 +114,16 @@ impl Chat {
         ids: &[String],
         me: &str,
     ) -> Result<HashMap<String, Vec<ReactionCount>>, OpError> {
-        let mut out: HashMap<String, Vec<ReactionCount>> = HashMap::new();
         if ids.is_empty() {
-            return Ok(out);
+            return Ok(HashMap::new());
         }
-        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT message_id, emoji, COUNT(*), \
-                    MAX(CASE WHEN user_id = $1 THEN 1 ELSE 0 END), MIN(created_at) AS first_at \
-             FROM message_reactions WHERE message_id IN ({}) \
-             GROUP BY message_id, emoji ORDER BY first_at, emoji",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(me);
-        for id in ids {
-            query = query.bind(id);
-        }
-        let rows = query
-            .fetch_all(self.db().pool())
+        let mut conn = self
+            .db()
+            .pool()
+            .acquire()
             .await
             .map_err(db_err("reactions"))?;
-        for row in rows {
-            let read = || -> Result<(String, ReactionCount), sqlx::Error> {
-                let count: i64 = row.try_get(2)?;
-                let mine: i64 = row.try_get(3)?;
-                Ok((
-                    row.try_get(0)?,
-                    ReactionCount {
-                        emoji: row.try_get(1)?,
-                        count: seq_of(count),
-                        mine: mine != 0,
-                    },
-                ))
-            };
-            let (id, r) = read().map_err(db_err("reactions"))?;
-            out.entry(id).or_default().push(r);
-        }
-        Ok(out)
+        reactions_on(&mut conn, ids, me).await
     }
 
     /// `message` with its reactions as `me` sees them.
@@ -93,15 +144,13 @@ impl Chat {
 
     /// The newest sequence number `user` has read in `chat` (0: none).
     async fn last_read(&self, chat: &str, user: &str) -> Result<u64, OpError> {
-        let seq: Option<i64> = sqlx::query_scalar(
-            "SELECT last_read_seq FROM chat_reads WHERE chat_id = $1 AND user_id = $2",
-        )
-        .bind(chat)
-        .bind(user)
-        .fetch_optional(self.db().pool())
-        .await
-        .map_err(db_err("read state"))?;
-        Ok(seq.map_or(0, seq_of))
+        let mut conn = self
+            .db()
+            .pool()
+            .acquire()
+            .await
+            .map_err(db_err("read state"))?;
+        last_read_on(&mut conn, chat, user).await
     }
 
     /// `chat.history`.
@@ -120,21 +169,34 @@ impl Chat {
             Some(_) => return Err(OpError::invalid("before", "must be 1 or more")),
         };
         let (chat, _) = self.chat_for(&me, p.chat_id.as_str()).await?;
-        // The topic's head before the page: a subscription from it misses
-        // nothing the page does not show.
-        let (_, topic_seq) = self.topics().bounds(&chat.topic).await.map_err(op_error)?;
+        let context = "chat.history";
+        // One snapshot for the head, the page, its reactions and the read
+        // mark (see the module comment). SQLite: a read transaction in WAL
+        // mode sees the database as of its first read, until it ends.
+        let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
+        if self.db().dialect() == Dialect::Postgres {
+            // Must come before any query of the transaction.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err(context))?;
+        }
+        // A subscription from this head misses nothing the page does not show,
+        // and gets nothing the page shows already.
+        let topic_seq = topic_head_on(&mut tx, &chat.topic).await?;
         let rows = sqlx::query(HISTORY_PAGE_SQL)
             .bind(&chat.id)
             .bind(before)
             .bind(i64::from(limit) + 1)
-            .fetch_all(self.db().pool())
+            .fetch_all(&mut *tx)
             .await
-            .map_err(db_err("chat.history"))?;
+            .map_err(db_err(context))?;
         let mut messages = rows
             .iter()
             .map(|r| message_from_row(r, 0))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err("chat.history"))?;
+            .map_err(db_err(context))?;
         let more = messages.len() > limit as usize;
         messages.truncate(limit as usize);
         let live: Vec<String> = messages
@@ -142,7 +204,10 @@ impl Chat {
             .filter(|m| m.deleted_at.is_none())
             .map(|m| m.id.clone())
             .collect();
-        let mut reactions = self.reactions_of(&live, &me).await?;
+        let mut reactions = reactions_on(&mut tx, &live, &me).await?;
+        let last_read_seq = last_read_on(&mut tx, &chat.id, &me).await?;
+        // Read only: committing just ends the snapshot.
+        tx.commit().await.map_err(db_err(context))?;
         for m in &mut messages {
             m.reactions = reactions.remove(&m.id).unwrap_or_default();
         }
@@ -152,7 +217,7 @@ impl Chat {
             None
         };
         Ok(HistoryPage {
-            last_read_seq: self.last_read(&chat.id, &me).await?,
+            last_read_seq,
             chat_id: chat.id,
             topic: chat.topic,
             topic_seq,

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use goonline_engine::chat::{self, Chat};
+use goonline_engine::chat::{self, Chat, ChatLimits};
 use goonline_engine::ops::OpError;
 use goonline_engine::testing::TestDb;
 use goonline_engine::topics::TopicsConfig;
@@ -28,16 +28,27 @@ pub struct Shop {
     pub outsider: String,
 }
 
-pub async fn shop(db: &TestDb) -> Shop {
-    let w = world_with(
+/// A world with chat's kinds and operations under `limits`.
+pub async fn chat_world(db: &TestDb, limits: ChatLimits) -> World {
+    world_with(
         db,
         TopicsConfig::default(),
         chat::register_kinds,
-        |ops, parts| {
-            Chat::new(parts.db.clone(), parts.topics.clone(), parts.audit.clone()).register_ops(ops)
+        move |ops, parts| {
+            Chat::with_limits(
+                parts.db.clone(),
+                parts.topics.clone(),
+                parts.audit.clone(),
+                limits,
+            )
+            .register_ops(ops)
         },
     )
-    .await;
+    .await
+}
+
+pub async fn shop(db: &TestDb) -> Shop {
+    let w = chat_world(db, ChatLimits::default()).await;
     let owner = user(&w, "owner").await;
     let admin = user(&w, "admin").await;
     let agent = user(&w, "agent").await;
