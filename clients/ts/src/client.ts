@@ -14,7 +14,7 @@ export interface ClientOptions extends ConnectionOptions {
   callTimeoutMs?: number
   /** How long a released document stays open in case it is acquired again (ms). Default 1 000. */
   docLingerMs?: number
-  /** How long an unsubscribed topic stays followed in case it is subscribed again (ms). Default 1 000. */
+  /** How long an unsubscribed topic, or a closed chat room, stays live in case it is taken again (ms). Default 1 000. */
   topicLingerMs?: number
   /** Connect at once (default) or on the first `reconnect()`. */
   autoConnect?: boolean
@@ -58,7 +58,7 @@ export class Client {
     })
     this.docs = new Docs(this.connection, { lingerMs: opts.docLingerMs ?? 1_000 })
     this.topics = new Topics(this.connection, this.calls.call, { lingerMs: opts.topicLingerMs ?? 1_000 })
-    this.chat = new Chat(this.calls.call, this.topics, this.user)
+    this.chat = new Chat(this.calls.call, this.topics, this.user, { lingerMs: opts.topicLingerMs ?? 1_000 })
     this.connection.attach(this.calls)
     this.connection.attach(this.docs)
     this.connection.attach(this.topics)

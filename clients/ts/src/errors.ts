@@ -41,7 +41,7 @@ export type ErrorCode =
   | 'aborted'
   /** React bindings: a misuse the SDK refused before sending (e.g. a queued call without key); `cause` has the original error. */
   | 'client_error'
-  /** React bindings: an action on a chat room that is not open yet. */
+  /** React bindings: a `useChannel` action while its `chat` is null. */
   | 'not_open'
 
 /** An error from the server (or the SDK), with a stable machine-readable `code`. */

@@ -1,23 +1,32 @@
-//! A chat room's message list: stored messages by id (from history pages, call
-//! results and topic events, docs/protocol.md §10.6) and this client's own
-//! messages not yet confirmed. No I/O: the room feeds it.
+//! A chat room's stored messages by id, from history pages, call results and
+//! topic events (docs/protocol.md §10.6). No I/O: the room feeds it. This
+//! client's unconfirmed messages are the chat's outbox's (`outbox.ts`).
 //!
 //! The same message may arrive several times (a page and the events after it,
 //! a `chat.send` reply and its `message.created` event), in any order. Merging
 //! is monotonic so the order does not matter: a deletion is final, and of two
-//! texts the one edited last wins. Reaction counts come from history pages and
-//! move with `reaction.*` events; call results do not touch them (their event
-//! follows, and counting both would count twice).
+//! texts the one edited last wins.
+//!
+//! Reaction counts are the one thing that adds up, so each event must count
+//! once. A page's counts are those as of its `topic_seq` (the server reads a
+//! page in one snapshot), so a row remembers the `topic_seq` of the page that
+//! supplied it and ignores events up to there, which the page shows already.
+//! Events that arrive while a page is being read and are past its `topic_seq`
+//! are journaled and applied again on top of the page's rows: the page
+//! replaces what they had done (or finds rows they could not reach yet, such
+//! as an older page's messages). Call results never touch counts (their event
+//! follows).
 
-import type { GoOnlineError } from '../errors.js'
 import type { ChatMessageRow, ReactionCount } from '../methods.js'
+import type { GoOnlineError } from '../errors.js'
 
 /** A message as a chat room shows it. */
 export interface ChatMessage extends ChatMessageRow {
   /**
    * Sent from this client and not confirmed yet (it may be waiting for a
-   * connection): `id` is its `client_id` and `seq` is 0 until the server
-   * answers, then it is replaced by the stored message.
+   * connection, or to be retried after the server asked to slow down): `id`
+   * is its `client_id` and `seq` is 0 until the server answers, then it is
+   * replaced by the stored message.
    */
   pending: boolean
   /** Sending failed for good (`pending` is false): offer `resend` or `discard`. */
@@ -26,6 +35,13 @@ export interface ChatMessage extends ChatMessageRow {
 
 /** How a row reached us: pages carry reaction counts as of their reading. */
 export type RowSource = 'page' | 'result' | 'event'
+
+interface Journaled {
+  seq: number
+  at: number
+  data: Record<string, unknown>
+  me: string | null
+}
 
 function edited(m: ChatMessageRow): number {
   return m.edited_at ?? -1
@@ -56,23 +72,32 @@ function adjust(reactions: ReactionCount[], emoji: string, delta: 1 | -1, mine: 
   return out
 }
 
+/** The message an event is about (`message.created`: its message). */
+function subjectOf(data: Record<string, unknown>): string | undefined {
+  if (data.type === 'message.created') {
+    const id = (data.message as { id?: unknown } | undefined)?.id
+    return typeof id === 'string' ? id : undefined
+  }
+  return typeof data.message_id === 'string' ? data.message_id : undefined
+}
+
 export class MessageList {
   private readonly rows = new Map<string, ChatMessage>()
-  /** This client's unconfirmed messages (pending or failed), in send order. */
-  private local: ChatMessage[] = []
+  /** Per row supplied by a page: that page's `topic_seq`. */
+  private readonly asOf = new Map<string, number>()
+  /** Events seen while a page is being read (see the module comment). */
+  private journal: Journaled[] = []
+  private reading = 0
   private view: ChatMessage[] | null = []
 
-  /** Oldest → newest, then this client's unconfirmed ones. Same array until something changes. */
+  /** Oldest → newest. Same array until something changes. */
   snapshot(): ChatMessage[] {
-    if (!this.view) {
-      const stored = [...this.rows.values()].sort((a, b) => a.seq - b.seq)
-      this.view = [...stored, ...this.local]
-    }
+    this.view ??= [...this.rows.values()].sort((a, b) => a.seq - b.seq)
     return this.view
   }
 
   get(id: string): ChatMessage | undefined {
-    return this.rows.get(id) ?? this.local.find((m) => m.id === id)
+    return this.rows.get(id)
   }
 
   /** The largest `seq` of a stored message (0: none). */
@@ -82,76 +107,75 @@ export class MessageList {
     return max
   }
 
-  /** Adds or updates a stored message; confirms the local one with its `client_id`. */
-  put(row: ChatMessageRow, source: RowSource): ChatMessage {
+  /** A page read starts: events from now on are journaled until it ends. */
+  beginRead(): void {
+    this.reading += 1
+  }
+
+  /** A page read ended (applied or not). */
+  endRead(): void {
+    this.reading = Math.max(0, this.reading - 1)
+    if (this.reading === 0) this.journal = []
+  }
+
+  /** Adds or updates a stored message from a call result or an event. */
+  put(row: ChatMessageRow, source: Exclude<RowSource, 'page'>): ChatMessage {
     const merged = merge(this.rows.get(row.id), row, source)
     this.rows.set(row.id, merged)
-    const at = this.local.findIndex((m) => m.client_id === row.client_id)
-    if (at >= 0) this.local.splice(at, 1)
     this.view = null
     return merged
   }
 
   /**
-   * Replaces the stored messages with the newest history page (after a
-   * `gap`): messages older than the page are dropped (older pages are read
-   * again on demand), those newer than it (events that came since) are kept.
+   * Applies a history page read at `topicSeq`. With `newest` (the newest
+   * page, read again after a `gap`), messages older than it are dropped
+   * (older pages are read again on demand) and those after it (events that
+   * came since) are kept.
    */
-  resetTo(page: ChatMessageRow[]): void {
-    const old = new Map(this.rows)
+  applyPage(page: ChatMessageRow[], topicSeq: number, newest: boolean): void {
+    const ids = new Set(page.map((r) => r.id))
+    if (newest) {
+      for (const [id, m] of this.rows) {
+        if (m.seq <= topicSeq && !ids.has(id)) {
+          this.rows.delete(id)
+          this.asOf.delete(id)
+        }
+      }
+    }
+    for (const row of page) {
+      this.rows.set(row.id, merge(this.rows.get(row.id), row, 'page'))
+      this.asOf.set(row.id, topicSeq)
+    }
+    // What happened after the page was read, and reached us before it.
+    for (const e of this.journal) {
+      const id = subjectOf(e.data)
+      if (e.seq > topicSeq && id !== undefined && ids.has(id)) this.change(id, e.data, e.at, e.me)
+    }
+    this.view = null
+  }
+
+  /** Forgets every stored message (the chat's topic started over). */
+  clear(): void {
     this.rows.clear()
-    let newest = 0
-    for (const row of page) {
-      this.rows.set(row.id, merge(old.get(row.id), row, 'page'))
-      newest = Math.max(newest, row.seq)
-    }
-    for (const m of old.values()) {
-      if (m.seq > newest && !this.rows.has(m.id)) this.rows.set(m.id, m)
-    }
-    for (const row of page) {
-      const at = this.local.findIndex((m) => m.client_id === row.client_id)
-      if (at >= 0) this.local.splice(at, 1)
-    }
+    this.asOf.clear()
+    this.journal = []
     this.view = null
-  }
-
-  addLocal(message: ChatMessage): void {
-    this.local.push(message)
-    this.view = null
-  }
-
-  /** Marks a local message as failed (or, with `error` undefined, pending again). */
-  setLocal(clientId: string, error: GoOnlineError | undefined): boolean {
-    const at = this.local.findIndex((m) => m.client_id === clientId)
-    if (at < 0) return false
-    const m: ChatMessage = { ...this.local[at]!, pending: error === undefined }
-    if (error) m.error = error
-    else delete m.error
-    this.local[at] = m
-    this.view = null
-    return true
-  }
-
-  removeLocal(clientId: string): boolean {
-    const at = this.local.findIndex((m) => m.client_id === clientId)
-    if (at < 0) return false
-    this.local.splice(at, 1)
-    this.view = null
-    return true
   }
 
   /**
-   * Applies a topic event's `data` (`message.*`, `reaction.*`) to messages we
-   * hold. `message.created` is applied only when `accept(seq)` says the
-   * message belongs to the loaded range. Returns whether anything changed.
+   * Applies a topic event's `data` (`message.*`, `reaction.*`) at `seq` to
+   * messages we hold. `message.created` is applied only when `accept(seq)`
+   * says the message belongs to the loaded range. Returns whether anything
+   * changed.
    */
-  applyEvent(data: Record<string, unknown>, at: number, me: string | null, accept: (seq: number) => boolean): boolean {
-    const type = data.type
-    if (type === 'message.created') {
+  applyEvent(data: Record<string, unknown>, seq: number, at: number, me: string | null, accept: (seq: number) => boolean): boolean {
+    if (this.reading > 0) this.journal.push({ seq, at, data, me })
+    if (data.type === 'message.created') {
       const m = data.message as Partial<ChatMessageRow> | undefined
       if (!m || typeof m.id !== 'string' || typeof m.seq !== 'number') return false
-      if (!this.rows.has(m.id) && !accept(m.seq)) return false
-      // A message deleted since: its stored events were blanked (`redacted`).
+      if (this.rows.has(m.id) ? this.shown(m.id, seq) : !accept(m.seq)) return false
+      // A message deleted since: its stored events were blanked (`redacted`);
+      // its `message.deleted` follows and says when.
       const redacted = data.redacted === true
       this.put(
         {
@@ -163,7 +187,7 @@ export class MessageList {
           seq: m.seq,
           created_at: m.created_at ?? at,
           edited_at: null,
-          deleted_at: redacted ? at : null,
+          deleted_at: null,
           deleted_by: null,
           reactions: [],
         },
@@ -172,11 +196,22 @@ export class MessageList {
       return true
     }
     const id = data.message_id
-    if (typeof id !== 'string') return false
+    if (typeof id !== 'string' || this.shown(id, seq)) return false
+    return this.change(id, data, at, me)
+  }
+
+  /** Whether the page that supplied `id` shows the event at `seq` already. */
+  private shown(id: string, seq: number): boolean {
+    const asOf = this.asOf.get(id)
+    return asOf !== undefined && seq <= asOf
+  }
+
+  /** Applies a `message.edited`/`deleted` or `reaction.*` event to the row `id`. */
+  private change(id: string, data: Record<string, unknown>, at: number, me: string | null): boolean {
     const old = this.rows.get(id)
     if (!old) return false
-    let next: ChatMessage | undefined
-    switch (type) {
+    let next: ChatMessage
+    switch (data.type) {
       case 'message.edited': {
         const editedAt = typeof data.edited_at === 'number' ? data.edited_at : at
         if (old.deleted_at !== null || data.redacted === true || editedAt < edited(old)) return false
@@ -195,7 +230,7 @@ export class MessageList {
       case 'reaction.added':
       case 'reaction.removed': {
         if (old.deleted_at !== null || typeof data.emoji !== 'string') return false
-        const added = type === 'reaction.added'
+        const added = data.type === 'reaction.added'
         const mine = me !== null && data.user_id === me ? added : undefined
         next = { ...old, reactions: adjust(old.reactions, data.emoji, added ? 1 : -1, mine) }
         break

@@ -1,11 +1,15 @@
 //! A chat room (docs/protocol.md §10.6): the message list of one chat, kept
-//! live, with sending (`outbox.ts`), editing, reactions, read marks, typing
-//! and "who is here" (`room-presence.ts`).
+//! live, with sending (the chat's outbox, `outbox.ts`), editing, reactions,
+//! read marks, typing and "who is here" (`room-presence.ts`).
 //!
 //! Joining follows the protocol's rule: read the newest history page, then
 //! subscribe to the chat's topic with `since = topic_seq`; a message in both
 //! is matched by id. After a `gap` the newest page is read again; when the
-//! server's topic was reset, the room joins again from scratch.
+//! server's topic was reset, the room forgets what it showed and joins again.
+//!
+//! `client.chat.room()` shares one room per chat, refcounted: `close()`
+//! releases it, and the last release shuts it `lingerMs` later unless it is
+//! taken again (React StrictMode's unmount/mount keeps it, and its history).
 
 import { backoffDelay } from '../backoff.js'
 import type { CallFn } from '../calls.js'
@@ -16,7 +20,7 @@ import type { Topics } from '../topics.js'
 import type { Subscription, TopicEvent } from '../topics/types.js'
 import { randomId } from './ids.js'
 import { MessageList, type ChatMessage } from './messages.js'
-import { Outbox } from './outbox.js'
+import type { Outbox } from './outbox.js'
 import { RoomPresence } from './room-presence.js'
 
 export interface RoomOptions {
@@ -32,9 +36,11 @@ export interface RoomState {
   /** `loadOlder()` is running. */
   loadingOlder: boolean
   /**
-   * Why the room cannot show the chat: a refusal (`forbidden`, `not_found`)
-   * or the subscription's end (`revoked`); while retrying after a network
-   * failure, that failure. `null` when all is well.
+   * Why the room cannot show the chat: a refusal (`forbidden`, `not_found`),
+   * the subscription's end (`revoked`), or `closed` once the room was shut
+   * (released by its last holder, and not taken again within the linger);
+   * while retrying after a network failure, that failure. `null` when all is
+   * well.
    */
   error: GoOnlineError | null
 }
@@ -46,7 +52,16 @@ export interface RoomDeps {
   /** The signed-in user (to tell one's own messages and presence from others'). */
   user: ReadableStore<string | null>
   report: (e: unknown) => void
+  /** The chat's outgoing messages, shared by its rooms. */
+  outbox: Outbox
+  /** How long the room stays open after its last `close()`. */
+  lingerMs: number
+  /** The room shut down. */
+  gone: (room: ChatRoom) => void
 }
+
+/** How the newest page is read: to join, after a `gap`, after the topic started over. */
+type LoadMode = 'join' | 'gap' | 'reset'
 
 /** Errors after which reading the history again is pointless. */
 const FINAL = new Set(['forbidden', 'unauthorized', 'not_found', 'invalid_argument', 'unknown_topic', 'closed'])
@@ -87,15 +102,20 @@ export class ChatRoom {
   private readonly outbox: Outbox
   private readonly pageSize: number
   private sub: Subscription | undefined
-  private userUnsub: (() => void) | undefined
+  private readonly unlisten: Array<() => void> = []
+  /** Holders (`client.chat.room()` calls not yet matched by `close()`). */
+  private refs = 1
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined
   /** `before` for the next older page; `null`: everything older is loaded. */
   private nextBefore: number | null = null
   private readMark = 0
-  private closed = false
+  private shut = false
   /** Bumped by each read of the newest page: answers to older reads are moot. */
   private loadGen = 0
   private older: Promise<boolean> | undefined
   private learnedMe: string | null = null
+  /** What `messages` was last made of (stored, local). */
+  private viewOf: [ChatMessage[] | null, ChatMessage[] | null] = [null, null]
   private resolveReady!: () => void
   private rejectReady!: (e: unknown) => void
 
@@ -115,16 +135,7 @@ export class ChatRoom {
     this.presence = new RoomPresence(me, report)
     this.typingUsers = this.presence.typingUsers
     this.here = this.presence.here
-    this.outbox = new Outbox({
-      call: deps.call,
-      chatId: this.id,
-      list: this.list,
-      me,
-      learnMe: (id) => {
-        this.learnedMe ??= id
-      },
-      publish: () => this.publish(),
-    })
+    this.outbox = deps.outbox
     this.ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve
       this.rejectReady = reject
@@ -132,30 +143,42 @@ export class ChatRoom {
     // Rejections reach those who await `ready`; nobody else is warned about them.
     this.ready.catch(() => {})
     // `?.`: tolerate a client built without the user store (the type requires it).
-    this.userUnsub = deps.user?.subscribe(() => {
+    const userUnsub = deps.user?.subscribe(() => {
       this.refreshUnread()
       this.presence.refresh()
     })
-    void this.load()
+    if (userUnsub) this.unlisten.push(userUnsub)
+    this.unlisten.push(
+      this.outbox.local.subscribe(() => this.publish()),
+      this.outbox.onStored((row) => {
+        this.learnedMe ??= row.sender_id
+        this.list.put(row, 'result')
+      }),
+    )
+    this.publish()
+    void this.load('join')
   }
 
   /** Reads the next older page; resolves with false when there is none. */
   loadOlder(): Promise<boolean> {
     if (this.older) return this.older
     const before = this.nextBefore
-    if (this.closed || before === null) return Promise.resolve(false)
+    if (this.shut || before === null) return Promise.resolve(false)
     const gen = this.loadGen
     this.patchState({ loadingOlder: true })
     const run = async (): Promise<boolean> => {
+      // Events for these messages may come before the page: it applies them.
+      this.list.beginRead()
       try {
         const page = (await this.deps.call('chat.history', { chat_id: this.id, before, limit: this.pageSize })) as HistoryPage
         // The newest page was read again meanwhile: this one may not join it.
-        if (this.closed || gen !== this.loadGen) return false
-        for (const row of page.messages) this.list.put(row, 'page')
+        if (this.shut || gen !== this.loadGen) return false
+        this.list.applyPage(page.messages, page.topic_seq, false)
         this.nextBefore = page.next_before
         this.publish()
         return page.messages.length > 0
       } finally {
+        this.list.endRead()
         this.older = undefined
         this.patchState({ loadingOlder: false, hasOlder: this.nextBefore !== null })
       }
@@ -172,12 +195,12 @@ export class ChatRoom {
    * with `error`, until `resend` or `discard`. Ends `typing`.
    */
   send(body: string): Promise<ChatMessage> {
-    if (this.closed) return Promise.reject(new GoOnlineError('closed', 'the chat room is closed'))
+    if (this.shut) return Promise.reject(new GoOnlineError('closed', 'the chat room is closed'))
     this.presence.typing(false)
     return this.outbox.send(body)
   }
 
-  /** Sends a failed message again (same `client_id`: it is stored at most once). */
+  /** Sends a failed message again (same `client_id`: it is stored at most once). Works from any room on the chat. */
   resend(clientId: string): Promise<ChatMessage> {
     return this.outbox.resend(clientId)
   }
@@ -238,18 +261,43 @@ export class ChatRoom {
    * It turns itself off after 5 s unless called again, and when a message is sent.
    */
   typing(on: boolean): void {
-    if (!this.closed) this.presence.typing(on)
+    if (!this.shut) this.presence.typing(on)
   }
 
-  /** Leaves the room: presence is cleared, the topic unsubscribed. Sends already made still complete. */
+  /**
+   * Releases this holder's use of the room (match each `client.chat.room()`
+   * with one `close()`). After the last one the room stays open `lingerMs`
+   * (1 s) in case it is taken again, then leaves: presence is cleared, the
+   * topic unsubscribed. Sends already made still complete, and pending or
+   * failed messages show again in the next room on this chat.
+   */
   close(): void {
-    if (this.closed) return
-    this.closed = true
+    if (this.shut || this.refs === 0) return
+    this.refs -= 1
+    if (this.refs > 0) return
+    clearTimeout(this.lingerTimer)
+    this.lingerTimer = setTimeout(() => this.shutDown(), this.deps.lingerMs)
+  }
+
+  /** Another holder takes the room (`client.chat.room()` for the same chat). */
+  retain(): void {
+    this.refs += 1
+    clearTimeout(this.lingerTimer)
+    this.lingerTimer = undefined
+  }
+
+  private shutDown(): void {
+    this.lingerTimer = undefined
+    if (this.shut || this.refs > 0) return
+    this.shut = true
     this.loadGen += 1
-    this.userUnsub?.()
+    for (const unlisten of this.unlisten.splice(0)) unlisten()
     this.dropSubscription()
     this.presence.close()
-    this.rejectReady(new GoOnlineError('closed', 'the chat room is closed'))
+    const error = new GoOnlineError('closed', 'the chat room is closed')
+    this.patchState({ loading: false, loadingOlder: false, error })
+    this.rejectReady(error)
+    this.deps.gone(this)
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -272,15 +320,18 @@ export class ChatRoom {
   }
 
   /** Reads the newest page (retrying network failures), then follows the topic from it. */
-  private async load(): Promise<void> {
+  private async load(mode: LoadMode): Promise<void> {
     const gen = ++this.loadGen
     this.patchState({ loading: true })
     for (let attempt = 0; ; attempt++) {
       let page: HistoryPage
+      // Events that come while the page is read (after a gap, the replay goes on).
+      this.list.beginRead()
       try {
         page = (await this.deps.call('chat.history', { chat_id: this.id, limit: this.pageSize })) as HistoryPage
       } catch (e) {
-        if (this.closed || gen !== this.loadGen) return
+        this.list.endRead()
+        if (this.shut || gen !== this.loadGen) return
         const error = e instanceof GoOnlineError ? e : new GoOnlineError('internal', String(e))
         if (FINAL.has(error.code)) {
           this.patchState({ loading: false, error })
@@ -289,13 +340,18 @@ export class ChatRoom {
         }
         this.patchState({ error })
         await new Promise<void>((r) => setTimeout(r, 200 + backoffDelay(attempt, { baseMs: 500, maxMs: 5_000 })))
-        if (this.closed || gen !== this.loadGen) return
+        if (this.shut || gen !== this.loadGen) return
         continue
       }
-      if (this.closed || gen !== this.loadGen) return
-      this.list.resetTo(page.messages)
+      if (this.shut || gen !== this.loadGen) {
+        this.list.endRead()
+        return
+      }
+      this.list.applyPage(page.messages, page.topic_seq, true)
+      this.list.endRead()
       this.nextBefore = page.next_before
-      this.readMark = Math.max(this.readMark, page.last_read_seq)
+      // After a reset the old mark was about another topic's numbers.
+      this.readMark = mode === 'reset' ? page.last_read_seq : Math.max(this.readMark, page.last_read_seq)
       this.publish()
       this.patchState({ loading: false, error: null, hasOlder: this.nextBefore !== null })
       if (!this.sub) this.follow(page.topic_seq)
@@ -310,11 +366,16 @@ export class ChatRoom {
       {
         since,
         // Missed events are gone: show the newest page again.
-        onGap: () => void this.load(),
-        // The server's topic starts over: join again from its history.
+        onGap: () => void this.load('gap'),
+        // The server's topic starts over: what we show is about the old one.
+        // Join again from its history (our unconfirmed messages stay).
         onReset: () => {
           this.dropSubscription()
-          void this.load()
+          this.list.clear()
+          this.nextBefore = null
+          this.readMark = 0
+          this.publish()
+          void this.load('reset')
         },
         onEnd: (_reason, error) => {
           this.dropSubscription()
@@ -337,11 +398,22 @@ export class ChatRoom {
   private onEvent(event: TopicEvent): void {
     // A new message joins the list unless older pages are still unread below it.
     const accept = (seq: number) => this.nextBefore === null || seq >= this.nextBefore
-    if (this.list.applyEvent(event.data, event.at, this.me(), accept)) this.publish()
+    if (this.list.applyEvent(event.data, event.seq, event.at, this.me(), accept)) this.publish()
+  }
+
+  /** Stored messages, then the outbox's not yet among them (an event may confirm one before its reply). */
+  private view(): ChatMessage[] {
+    const stored = this.list.snapshot()
+    const local = this.outbox.local.get()
+    if (stored === this.viewOf[0] && local === this.viewOf[1]) return this.messagesStore.get()
+    this.viewOf = [stored, local]
+    if (local.length === 0) return stored
+    const confirmed = new Set(stored.map((m) => m.client_id))
+    return [...stored, ...local.filter((m) => !confirmed.has(m.client_id))]
   }
 
   private publish(): void {
-    this.messagesStore.set(this.list.snapshot())
+    this.messagesStore.set(this.view())
     this.refreshUnread()
   }
 
@@ -349,7 +421,7 @@ export class ChatRoom {
     const me = this.me()
     let unread = 0
     for (const m of this.list.snapshot()) {
-      if (!m.pending && !m.error && m.seq > this.readMark && m.sender_id !== me && m.deleted_at === null) unread++
+      if (m.seq > this.readMark && m.sender_id !== me && m.deleted_at === null) unread++
     }
     this.unreadStore.set(unread)
   }

@@ -2,11 +2,10 @@
 //! message list, unread count, who is typing and who is here — with its
 //! actions (send, edit, delete, react, load older pages, mark read, typing).
 //!
-//! `client.chat.room()` makes a new room each time and reads the chat's newest
-//! history page; rooms are therefore shared here, by client and chat id, with
-//! a refcount and a short linger (like documents and topics in the core), so
-//! StrictMode's double mount, a quick remount, and two components showing the
-//! same chat use one room and one history read.
+//! `client.chat.room()` shares one room per chat, with a refcount and a short
+//! linger, so StrictMode's double mount, a quick remount, and two components
+//! showing the same chat use one room and one history read; pending and
+//! failed messages outlive the room anyway (they are the chat's).
 
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { ChatMessage, ChatRoom, RoomOptions, RoomState } from '../chat.js'
@@ -15,49 +14,6 @@ import type { GoOnlineError } from '../errors.js'
 import type { CallOutcome } from './call.js'
 import { useClient } from './context.js'
 import { useStore } from './store.js'
-
-/** A released room stays open this long in case it is used again (ms). */
-const ROOM_LINGER_MS = 1_000
-
-interface SharedRoom {
-  room: ChatRoom
-  refs: number
-  timer: ReturnType<typeof setTimeout> | undefined
-}
-
-/** Open rooms per client, by chat id and topic. */
-const rooms = /* @__PURE__ */ new WeakMap<Client, Map<string, SharedRoom>>()
-
-const roomKey = (chat: { id: string; topic: string }) => `${chat.id}\n${chat.topic}`
-
-function acquireRoom(client: Client, chat: { id: string; topic: string }, opts: RoomOptions | undefined): ChatRoom {
-  let open = rooms.get(client)
-  if (!open) rooms.set(client, (open = new Map()))
-  const key = roomKey(chat)
-  const shared = open.get(key)
-  if (shared) {
-    shared.refs += 1
-    clearTimeout(shared.timer)
-    shared.timer = undefined
-    return shared.room
-  }
-  const room = client.chat.room(chat, opts)
-  open.set(key, { room, refs: 1, timer: undefined })
-  return room
-}
-
-function releaseRoom(client: Client, room: ChatRoom): void {
-  const open = rooms.get(client)
-  const key = roomKey(room)
-  const shared = open?.get(key)
-  if (!open || !shared || shared.room !== room) return
-  shared.refs -= 1
-  if (shared.refs > 0) return
-  shared.timer = setTimeout(() => {
-    open.delete(key)
-    room.close()
-  }, ROOM_LINGER_MS)
-}
 
 /** A chat to show: a `ChatInfo`/`ChatSummary` from the API, or just its `id` and `topic`. */
 export type ChatRef = { readonly id: string; readonly topic: string }
@@ -102,7 +58,10 @@ export interface UseChannelResult {
 
 const NO_MESSAGES: ChatMessage[] = []
 const NO_USERS: string[] = []
-const NO_STATE: RoomState = { loading: true, hasOlder: false, loadingOlder: false, error: null }
+/** Before the effect opened the room. */
+const OPENING: RoomState = { loading: true, hasOlder: false, loadingOlder: false, error: null }
+/** `chat` is null: nothing to load. */
+const NO_CHAT: RoomState = { loading: false, hasOlder: false, loadingOlder: false, error: null }
 
 /**
  * Shows the chat `chat` while the component is mounted (null: none). The
@@ -119,18 +78,22 @@ export function useChannel(chat: ChatRef | null | undefined, opts?: RoomOptions)
   optsRef.current = opts
   // The actions read the current room through a ref so they never change.
   const roomRef = useRef<ChatRoom | null>(null)
+  // What the actions act on before the effect opened the room (a child's
+  // mount effect runs before its parent's): the chat of the last render.
+  const target = useRef<{ client: Client; chat: ChatRef | null }>({ client, chat: null })
+  target.current = { client, chat: id != null && topic != null ? { id, topic } : null }
 
   useEffect(() => {
     if (id == null || topic == null) {
       setHeld(null)
       return
     }
-    const room = acquireRoom(client, { id, topic }, optsRef.current)
+    const room = client.chat.room({ id, topic }, optsRef.current)
     roomRef.current = room
     setHeld({ client, id, topic, room })
     return () => {
       if (roomRef.current === room) roomRef.current = null
-      releaseRoom(client, room)
+      room.close()
     }
   }, [client, id, topic])
 
@@ -140,25 +103,49 @@ export function useChannel(chat: ChatRef | null | undefined, opts?: RoomOptions)
   const unread = useStore(room?.unread, 0)
   const typingUsers = useStore(room?.typingUsers, NO_USERS)
   const here = useStore(room?.here, NO_USERS)
-  const state = useStore(room?.state, NO_STATE)
+  const state = useStore(room?.state, id != null && topic != null ? OPENING : NO_CHAT)
 
-  const run = useCallback(<R,>(fn: (room: ChatRoom) => Promise<R>): Promise<CallOutcome<R>> => {
+  /**
+   * Runs `fn` on the room. Before the effect has opened it, on the shared
+   * room taken for the moment (the effect takes the same one right after).
+   */
+  const withRoom = useCallback(<R,>(fn: (room: ChatRoom) => R): R | undefined => {
     const r = roomRef.current
-    if (!r) return Promise.resolve({ data: undefined, error: notOpen() })
-    return fn(r).then(
-      (data) => ({ data, error: null }),
-      (e: unknown) => ({ data: undefined, error: e as GoOnlineError }),
-    )
+    if (r) return fn(r)
+    const { client: c, chat: wanted } = target.current
+    if (!wanted) return undefined
+    const early = c.chat.room(wanted, optsRef.current)
+    try {
+      return fn(early)
+    } finally {
+      early.close()
+    }
   }, [])
+  const run = useCallback(
+    <R,>(fn: (room: ChatRoom) => Promise<R>): Promise<CallOutcome<R>> => {
+      let p: Promise<R> | undefined
+      try {
+        p = withRoom(fn)
+      } catch (e) {
+        p = Promise.reject(e)
+      }
+      if (!p) return Promise.resolve({ data: undefined, error: notOpen() })
+      return p.then(
+        (data) => ({ data, error: null }),
+        (e: unknown) => ({ data: undefined, error: e as GoOnlineError }),
+      )
+    },
+    [withRoom],
+  )
   const send = useCallback((body: string) => run((r) => r.send(body)), [run])
   const resend = useCallback((clientId: string) => run((r) => r.resend(clientId)), [run])
-  const discard = useCallback((clientId: string) => roomRef.current?.discard(clientId), [])
+  const discard = useCallback((clientId: string) => void withRoom((r) => r.discard(clientId)), [withRoom])
   const edit = useCallback((messageId: string, body: string) => run((r) => r.edit(messageId, body)), [run])
   const del = useCallback((messageId: string) => run((r) => r.delete(messageId)), [run])
   const react = useCallback((messageId: string, emoji: string, on?: boolean) => run((r) => r.react(messageId, emoji, on)), [run])
   const loadOlder = useCallback(() => run((r) => r.loadOlder()), [run])
   const markRead = useCallback((seq?: number) => run((r) => r.markRead(seq)), [run])
-  const setTyping = useCallback((on: boolean) => roomRef.current?.typing(on), [])
+  const setTyping = useCallback((on: boolean) => void withRoom((r) => r.typing(on)), [withRoom])
 
   return {
     room,
@@ -184,7 +171,7 @@ export function useChannel(chat: ChatRef | null | undefined, opts?: RoomOptions)
 
 /** The shape of a `GoOnlineError` (this entry does not bundle the core's class). */
 function notOpen(): GoOnlineError {
-  return Object.assign(new Error('the chat room is not open yet (or `chat` is null)'), {
+  return Object.assign(new Error('no chat room: `chat` is null'), {
     name: 'GoOnlineError',
     code: 'not_open',
   }) as unknown as GoOnlineError

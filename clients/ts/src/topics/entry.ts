@@ -88,9 +88,15 @@ export class TopicEntry {
 
   /**
    * Adds a local subscriber that wants the events after `since`:
-   * - latest-value topics: it gets the newest event known, then live ones;
-   * - if the shared stream has not passed `since` (or `since` is left out and
-   *   the stream has delivered nothing yet), it takes the stream as is;
+   * - latest-value topics: it gets the newest event (the one known, or read
+   *   once with `topic.events` if the stream has handed none over), then live
+   *   ones;
+   * - if the shared stream is at `since` (or `since` is left out and the
+   *   stream has delivered nothing yet), it takes the stream as is;
+   * - if the stream has not reached `since` yet, it checks with
+   *   `topic.events` that the server has `since` (else it starts over, like a
+   *   first subscriber: `onReset`); a `since` the replay turns out to be past
+   *   is found at `subscribed` (`caughtUpTo`);
    * - otherwise it catches up through `topic.events` first.
    */
   add(local: LocalSubscription, since: number | undefined): void {
@@ -103,12 +109,21 @@ export class TopicEntry {
       if (newest && (since === undefined || newest.seq > since)) {
         // After `subscribe` has returned, so the handler may use the subscription.
         void Promise.resolve().then(() => local.deliver(newest))
+      } else if (!newest && this.lastSeq !== undefined && (since === undefined || since < this.lastSeq)) {
+        // The stream started at a `since` of its own: it has no value to hand over.
+        void local.fetchNewest(this.lastSeq)
       }
-    } else if (this.lastSeq === undefined || (since !== undefined && since >= this.lastSeq)) {
+    } else if (this.lastSeq === undefined || since === this.lastSeq) {
       local.ride(this.state)
     } else {
       local.startCatchUp()
     }
+  }
+
+  /** A latest-value event read by a subscriber: kept for the next ones if it is the newest. */
+  offerNewest(event: TopicEvent): void {
+    if (this.ended || !this.latestValue) return
+    if (!this.lastEvent || event.seq > this.lastEvent.seq) this.lastEvent = event
   }
 
   /** A local subscriber left; the last one ends the server subscription after the linger. */
@@ -246,9 +261,11 @@ export class TopicEntry {
           break
         case 'already_subscribed':
           // Our bookkeeping and the server's disagree: end the server's and
-          // subscribe again, once.
+          // subscribe again, once. The presence we hold is the old
+          // subscription's: the new one's set comes after `subscribed`.
           if (!this.retriedDuplicate) {
             this.retriedDuplicate = true
+            this.topicPresence.goIdle()
             this.host.unsub(this.topic)
             this.sendSub()
             return
@@ -267,7 +284,9 @@ export class TopicEntry {
     }
     // `not_subscribed`: a presence frame raced the end of the subscription.
     if (frame.code === 'not_subscribed') return
-    // A refused presence state (too large, anonymous): the subscription is fine.
+    // A refused presence state (too large, anonymous): the subscription is
+    // fine; the state is not sent again until a new one is set.
+    this.topicPresence.refused()
     this.host.channel.report(error)
   }
 

@@ -6,7 +6,10 @@
 //! A subscriber that joins a shared subscription which is already past its
 //! `since` first catches up through the `topic.events` operation (pages of
 //! 500), then takes the shared live stream; it ignores live events while it
-//! catches up, because the pages it reads end at or after them.
+//! catches up, because the pages it reads end at or after them. One whose
+//! `since` the stream has not reached checks it the same way: a `since` the
+//! server never had (its topic was reset) starts it over (`onReset`), as it
+//! would a first subscriber, rather than skipping events until `since`.
 
 import { backoffDelay } from '../backoff.js'
 import type { CallFn } from '../calls.js'
@@ -110,7 +113,41 @@ export class LocalSubscription implements Subscription {
   /** The server replayed everything up to `seq` (`subscribed`). */
   caughtUpTo(seq: number): void {
     if (this.gone || this.catchingUp) return
+    if (this.cursor !== undefined && this.cursor > seq && !this.entry.latestValue) {
+      // The replay ended before our `since`: ask the server whether it has
+      // it (an event may just be on its way); if not, we start over.
+      this.startCatchUp()
+      return
+    }
     this.cursor = Math.max(this.cursor ?? 0, seq)
+  }
+
+  /**
+   * Latest-value topics: reads the newest event (at or after `seq`) once and
+   * delivers it, for a subscriber that joined a stream with none to hand over.
+   */
+  async fetchNewest(seq: number): Promise<void> {
+    let after = Math.max(0, seq - 1)
+    for (let i = 0; i < 2; i++) {
+      let page: EventsPage
+      try {
+        page = (await this.call('topic.events', { topic: this.topic, after, limit: 1 }, { whileOffline: 'fail' })) as EventsPage
+      } catch {
+        // A live event will bring a value anyway.
+        return
+      }
+      if (this.gone) return
+      const e = page.events[0]
+      if (e && (e.seq >= page.last_seq || i === 1)) {
+        const event: TopicEvent = { topic: e.topic, seq: e.seq, at: e.at, data: e.data }
+        this.entry.offerNewest(event)
+        this.deliver(event)
+        return
+      }
+      // The stream was behind the server: read its newest.
+      if (page.last_seq <= after + 1) return
+      after = page.last_seq - 1
+    }
   }
 
   /** The server's topic starts over (see `onReset`). */
@@ -160,11 +197,13 @@ export class LocalSubscription implements Subscription {
   private async catchUp(gen: number): Promise<void> {
     const live = () => gen === this.generation && !this.gone
     // Without `since` the subscriber asked for what is kept: a trimmed start is no gap.
-    const explicit = this.cursor !== undefined
+    let explicit = this.cursor !== undefined
     let after = this.cursor ?? 0
+    // Past the stream's head: ask once whether the server has `since` at all.
+    let check = explicit && this.entry.lastSeq !== undefined && after > this.entry.lastSeq
     for (;;) {
       const head = this.entry.lastSeq
-      if (head === undefined || after >= head) break
+      if (!check && (head === undefined || after >= head)) break
       let page: EventsPage
       try {
         page = (await this.call('topic.events', { topic: this.topic, after, limit: PAGE }, { whileOffline: 'fail' })) as EventsPage
@@ -172,6 +211,16 @@ export class LocalSubscription implements Subscription {
         if (!live()) return
         const code = e instanceof GoOnlineError ? e.code : ''
         if (code === 'closed') return
+        if (code === 'invalid_argument' && after > 0) {
+          // `after` is past the server's newest event: its topic is not the
+          // one `since` was about. Start over from its first event.
+          this.cursor = undefined
+          this.safely(() => this.opts.onReset?.())
+          if (!live()) return
+          explicit = check = false
+          after = 0
+          continue
+        }
         if (FINAL.has(code)) {
           const error = e as GoOnlineError
           this.end(code, error)
@@ -190,6 +239,7 @@ export class LocalSubscription implements Subscription {
       }
       if (!live()) return
       this.retryAttempt = 0
+      check = false
       if (page.gap && explicit && (this.cursor ?? 0) < page.gap.to) {
         const gap = { from: Math.max(page.gap.from, (this.cursor ?? 0) + 1), to: page.gap.to }
         this.cursor = gap.to
@@ -205,13 +255,13 @@ export class LocalSubscription implements Subscription {
       if (next <= after && page.events.length === 0) {
         // No progress: the store has nothing up to the shared head (it cannot
         // happen unless events were dropped); take the stream from its head.
-        this.cursor = Math.max(this.cursor ?? 0, head)
+        this.cursor = Math.max(this.cursor ?? 0, head ?? 0)
         break
       }
       after = next
     }
     // Synchronously with the check above: no live event slipped in between.
-    this.cursor = Math.max(this.cursor ?? 0, after)
+    if (this.cursor !== undefined || after > 0) this.cursor = Math.max(this.cursor ?? 0, after)
     this.catchingUp = false
     this.status.set(this.entry.state)
   }

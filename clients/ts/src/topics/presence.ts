@@ -6,7 +6,8 @@
 //! still held wins; when a subscription clears its state or leaves, the state
 //! of the one before shows again. It is sent once the subscription is live,
 //! renewed every 20 s (the server forgets it after 30 s), and sent again on
-//! every new socket.
+//! every new socket. A state the server refuses (over 1 KiB, or no signed-in
+//! user) is neither renewed nor sent again until a state is set anew.
 
 import type { PresenceEntry } from '../frames.js'
 import { ValueStore } from '../store.js'
@@ -23,6 +24,8 @@ export class TopicPresence {
   private sent: unknown = undefined
   private live = false
   private timer: ReturnType<typeof setTimeout> | undefined
+  /** The state the server refused (`undefined`: none). */
+  private refusedState: unknown = undefined
 
   constructor(
     /** Sends a `presence` frame (`null` clears). */
@@ -34,6 +37,7 @@ export class TopicPresence {
 
   /** `owner` sets its state (`null`/`undefined` clears it). */
   set(owner: object, state: unknown): void {
+    this.refusedState = undefined
     this.own.delete(owner)
     if (state !== null && state !== undefined) this.own.set(owner, state)
     // Sent even if it is the same object: the caller may have changed it.
@@ -59,6 +63,16 @@ export class TopicPresence {
     clearTimeout(this.timer)
     this.timer = undefined
     if (this.others.get().length > 0) this.others.set([])
+  }
+
+  /**
+   * The server refused our state. Errors do not say which frame they answer:
+   * it is taken to be the last one sent (a state set since then is sent anyway).
+   */
+  refused(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.refusedState = this.sent
   }
 
   /** A `presence` frame: entries with a nil state left. */
@@ -95,7 +109,7 @@ export class TopicPresence {
       }
       return
     }
-    if (!force && want === this.sent) return
+    if (!force && (want === this.sent || want === this.refusedState)) return
     this.sent = want
     this.send(want)
     this.schedule()

@@ -3,6 +3,7 @@
 import { unpack } from 'msgpackr'
 import WebSocket from 'ws'
 import { expect } from 'vitest'
+import { decodeFrame } from '../../src/codec.js'
 import { createClient, type Client, type ClientOptions, type WebSocketConstructor } from '../../src/index.js'
 import type { ChatInfo } from '../../src/methods.js'
 import { registerUser, unique, waitFor, type GoonlineServer, type TestUser } from '../support/server.js'
@@ -87,4 +88,96 @@ export const connected = (c: Client) => waitFor(() => c.status.get() === 'connec
 /** `n` consecutive numbers from `from`. */
 export function range(from: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => from + i)
+}
+
+/**
+ * Reorders what a client receives, as the server may:
+ * - `armed`: holds a topic's frames back once a `gap` for it arrived, until
+ *   the reply to the next `chat.history` call has been delivered (the replay
+ *   after a gap is long and the page is read meanwhile: events the page
+ *   already counts arrive after it);
+ * - `holdPage`: holds the next `chat.history` reply until `releasePage()`
+ *   (events of changes made after the page was read arrive before it).
+ */
+export interface ReplayHold {
+  topic: string
+  armed: boolean
+  /** The page's reply came and what was held behind it was delivered. */
+  over: boolean
+  /** The `seq` of the last `subscribed` for the topic delivered to the client. */
+  subscribed: number
+  /** The `seq` of the last event of the topic delivered to the client. */
+  event: number
+  holdPage?: boolean
+  /** Set while a page's reply is held: delivers it. */
+  releasePage?: () => void
+}
+
+/** `recordingWebSocket` that applies `hold` to what it receives. */
+export function holdingWebSocket(sent: Sent, hold: ReplayHold): WebSocketConstructor {
+  const Base = recordingWebSocket(sent) as unknown as typeof WebSocket
+  const decode = (data: unknown): Record<string, unknown> | null => {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array)
+    return (decodeFrame(bytes) as Record<string, unknown> | undefined) ?? null
+  }
+  // `ws` defines `onmessage` as an accessor on its prototype: wrap the handler set through it.
+  const base = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage')!
+  const wrap = (fn0: (ev: any) => void) => {
+    let holding = false
+    let held: any[] = []
+    const fn = (ev: any) => {
+      fn0(ev)
+      const frame = decode(ev.data)
+      if (frame?.type === 'subscribed' && frame.topic === hold.topic) hold.subscribed = frame.seq as number
+      if (frame?.type === 'event' && frame.topic === hold.topic) hold.event = frame.seq as number
+    }
+    return (ev: any) => {
+      const frame = decode(ev.data)
+      const historyReply = () => {
+        if (frame?.type !== 'reply') return false
+        const call = sent.find((f) => f.type === 'call' && f.id === frame.id)
+        return call?.method === 'chat.history'
+      }
+      if (hold.holdPage && historyReply()) {
+        hold.holdPage = false
+        hold.releasePage = () => {
+          hold.releasePage = undefined
+          fn(ev)
+        }
+        return
+      }
+      if (holding && historyReply()) {
+        fn(ev)
+        // After the page was applied (the reply resolves a promise: microtasks);
+        // what comes meanwhile stays behind the held frames.
+        setTimeout(() => {
+          holding = false
+          const release = held
+          held = []
+          for (const h of release) fn(h)
+          hold.over = true
+        }, 0)
+        return
+      }
+      if (holding && frame?.topic === hold.topic) {
+        held.push(ev)
+        return
+      }
+      fn(ev)
+      if (hold.armed && frame?.type === 'gap' && frame.topic === hold.topic) {
+        hold.armed = false
+        holding = true
+      }
+    }
+  }
+  return class extends Base {
+    constructor(...args: any[]) {
+      super(...(args as [string]))
+      Object.defineProperty(this, 'onmessage', {
+        configurable: true,
+        get: () => base.get!.call(this),
+        set: (fn: ((ev: any) => void) | null) => base.set!.call(this, fn ? wrap(fn) : null),
+      })
+    }
+  } as unknown as WebSocketConstructor
 }

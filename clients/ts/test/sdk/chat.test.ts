@@ -1,11 +1,13 @@
 // Chat helpers against the real server: a room kept live on two clients (send,
 // edit, delete, react), history pages, unread counts and read marks, typing and
-// "who is here", and messages sent while offline delivered exactly once.
+// "who is here", messages sent while offline delivered exactly once (also when
+// the server asks to slow down, and across a room closed and opened again),
+// and reaction counts that stay exact when the page is read again after a gap.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChatMessage, ChatRoom } from '../../src/index.js'
 import { FaultProxy } from '../support/proxy.js'
 import { startServer, waitFor, type GoonlineServer } from '../support/server.js'
-import { connect, connected, makeWorld, newChannel, post, range, type World } from './_topics_support.js'
+import { connect, connected, holdingWebSocket, makeWorld, newChannel, post, range, type ReplayHold, type Sent, type World } from './_topics_support.js'
 
 let server: GoonlineServer
 let proxy: FaultProxy
@@ -86,19 +88,65 @@ describe('chat', () => {
       await waitFor(() => find(roomB, sent.id)?.deleted_at, 'bob sees the deletion')
       expect(find(roomB, sent.id)).toMatchObject({ body: '', deleted_by: world.owner.id, reactions: [] })
 
-      // A room opened now gets the same state from history.
-      const roomC = bob.client.chat.room(created)
+      // A room opened now (on another client: rooms are shared per client) gets the same state from history.
+      const carol = connect(server.url, world.member)
+      const roomC = carol.client.chat.room(created)
       await roomC.ready
       expect(find(roomC, sent.id)).toMatchObject({ body: '', reactions: [] })
       expect(find(roomC, sent.id)?.deleted_at).toBeTypeOf('number')
       roomA.close()
       roomB.close()
       roomC.close()
+      carol.client.close()
       expect(alice.errors).toEqual([])
       expect(bob.errors).toEqual([])
     } finally {
       alice.client.close()
       bob.client.close()
+    }
+  })
+
+  it('keeps pending and failed messages when the room is closed and opened again', async () => {
+    const chat = await newChannel(server, world.owner, world.businessId)
+    const { client, errors } = connect(proxy.url, world.owner)
+    try {
+      const room1 = client.chat.room(chat)
+      await room1.ready
+      // Rooms are shared: each `room()` is matched by one `close()`.
+      const same = client.chat.room(chat)
+      expect(same).toBe(room1)
+      same.close()
+
+      await expect(room1.send('x'.repeat(4001))).rejects.toMatchObject({ code: 'invalid_argument' })
+      const failedId = room1.messages.get().at(-1)!.id
+      proxy.refuseNew(true)
+      proxy.cutAll()
+      await waitFor(() => client.status.get() !== 'connected', 'offline')
+      const queued = room1.send('written while offline')
+
+      // The last holder leaves: the room shuts after its linger.
+      room1.close()
+      await waitFor(() => room1.state.get().error?.code === 'closed', 'room shut')
+      const room2 = client.chat.room(chat)
+      expect(room2).not.toBe(room1)
+      const shown = () => room2.messages.get().map((m) => [m.body.slice(0, 7), m.pending, m.error?.code])
+      expect(shown()).toEqual([
+        ['xxxxxxx', false, 'invalid_argument'],
+        ['written', true, undefined],
+      ])
+      room2.discard(failedId)
+      expect(shown()).toEqual([['written', true, undefined]])
+
+      proxy.refuseNew(false)
+      const m = await queued
+      await room2.ready
+      await waitFor(() => room2.messages.get().every((x) => !x.pending), 'confirmed')
+      expect(room2.messages.get().map((x) => x.id)).toEqual([m.id])
+      expect((await stored(chat.id)).map((r) => r.body)).toEqual(['written while offline'])
+      room2.close()
+      expect(errors).toEqual([])
+    } finally {
+      client.close()
     }
   })
 
@@ -119,6 +167,35 @@ describe('chat', () => {
       expect(bodies(room)).toEqual(range(1, 8).map((i) => `m${i}`))
       expect(room.state.get().hasOlder).toBe(false)
       expect(await room.loadOlder()).toBe(false)
+      room.close()
+      expect(errors).toEqual([])
+    } finally {
+      client.close()
+    }
+  })
+
+  it('counts a reaction made while an older page was read once it has arrived', async () => {
+    const chat = await newChannel(server, world.owner, world.businessId)
+    const m1 = await post(server, world.member, chat.id, 'older')
+    await post(server, world.member, chat.id, 'newer')
+    const hold: ReplayHold = { topic: chat.topic, armed: false, over: false, subscribed: 0, event: 0 }
+    const sent: Sent = []
+    const { client, errors } = connect(server.url, world.owner, { WebSocket: holdingWebSocket(sent, hold) })
+    try {
+      const room = client.chat.room(chat, { pageSize: 1 })
+      await room.ready
+      await waitFor(() => hold.subscribed === 2, 'live')
+      // The older page is read, then the reaction made; its event comes first.
+      hold.holdPage = true
+      const older = room.loadOlder()
+      await waitFor(() => hold.releasePage, 'page read')
+      const r = await server.rest('POST', `/api/chat/messages/${m1.id}/reactions`, { message_id: m1.id, emoji: '👍', on: true }, world.member.accessToken)
+      expect(r.status).toBe(200)
+      await waitFor(() => hold.event === 3, 'reaction event')
+      hold.releasePage!()
+      expect(await older).toBe(true)
+      expect(bodies(room)).toEqual(['older', 'newer'])
+      expect(find(room, m1.id)?.reactions).toEqual([{ emoji: '👍', count: 1, mine: false }])
       room.close()
       expect(errors).toEqual([])
     } finally {
@@ -275,6 +352,86 @@ describe('chat when events were trimmed while offline', () => {
       await waitFor(() => bodies(room).length === 6, 'all messages after the gap')
       expect(bodies(room)).toEqual(['m1 edited', 'm2', 'm3', 'm4', 'm5', 'm6'])
       expect(room.state.get()).toMatchObject({ loading: false, error: null })
+      room.close()
+      expect(errors).toEqual([])
+    } finally {
+      client.close()
+    }
+  })
+
+  it('counts each reaction once when events the reloaded page shows arrive after it', async () => {
+    const w = await makeWorld(small)
+    const hold: ReplayHold = { topic: w.chat.topic, armed: false, over: false, subscribed: 0, event: 0 }
+    const sent: Sent = []
+    const { client, errors } = connect(smallProxy.url, w.owner, { WebSocket: holdingWebSocket(sent, hold) })
+    try {
+      const room = client.chat.room(w.chat)
+      await room.ready
+      const m = await post(small, w.member, w.chat.id, 'react to me')
+      await waitFor(() => find(room, m.id), 'live')
+
+      smallProxy.refuseNew(true)
+      smallProxy.cutAll()
+      await waitFor(() => client.status.get() !== 'connected', 'offline')
+      const emojis = ['👍', '🎉', '❤️', '😂', '🚀', '👀']
+      for (const emoji of emojis) {
+        const r = await small.rest('POST', `/api/chat/messages/${m.id}/reactions`, { message_id: m.id, emoji, on: true }, w.member.accessToken)
+        expect(r.status).toBe(200)
+      }
+      // Events 2–5 are trimmed: the replay is a gap, then the last two reactions.
+      const enc = encodeURIComponent(w.chat.topic)
+      await waitFor(async () => {
+        const r = await small.rest('GET', `/api/topics/${enc}/events?after=0`, undefined, w.owner.accessToken)
+        return r.body?.gap?.to === 5
+      }, 'trimmed')
+
+      // Those two arrive after the page read again for the gap, which counts them already.
+      hold.armed = true
+      smallProxy.refuseNew(false)
+      await waitFor(() => hold.over && hold.subscribed === 7, 'page, then the replay')
+      expect(room.state.get()).toMatchObject({ loading: false, error: null })
+      expect(find(room, m.id)?.reactions).toEqual(emojis.map((emoji) => ({ emoji, count: 1, mine: false })))
+      room.close()
+      expect(errors).toEqual([])
+    } finally {
+      client.close()
+    }
+  })
+})
+
+describe('chat when the server asks to slow down', () => {
+  let limited: GoonlineServer
+  let limitedProxy: FaultProxy
+
+  beforeAll(async () => {
+    limited = await startServer({ args: ['--chat-sends-per-10s', '5'] })
+    limitedProxy = await new FaultProxy(() => limited.port).start()
+  })
+
+  afterAll(async () => {
+    await limitedProxy?.stop()
+    await limited?.dispose()
+  })
+
+  it('keeps messages refused for a moment pending, and sends them again in order, each once', async () => {
+    const w = await makeWorld(limited)
+    const { client, errors } = connect(limitedProxy.url, w.owner)
+    try {
+      const room = client.chat.room(w.chat)
+      await room.ready
+      limitedProxy.refuseNew(true)
+      limitedProxy.cutAll()
+      await waitFor(() => client.status.get() !== 'connected', 'offline')
+      // Seven queued, five allowed at once: two get `rate_limited` on reconnect.
+      const sends = range(1, 7).map((i) => room.send(`m${i}`))
+      limitedProxy.refuseNew(false)
+      await waitFor(() => room.messages.get().some((m) => !m.pending), 'some sent')
+      expect(room.messages.get().filter((m) => m.error)).toEqual([])
+      const sent = await Promise.all(sends)
+      expect(sent.map((m) => m.body)).toEqual(range(1, 7).map((i) => `m${i}`))
+      expect(bodies(room)).toEqual(range(1, 7).map((i) => `m${i}`))
+      const res = await limited.rest('GET', `/api/chats/${w.chat.id}/messages?limit=100`, undefined, w.owner.accessToken)
+      expect([...res.body.messages].reverse().map((r: { body: string }) => r.body)).toEqual(range(1, 7).map((i) => `m${i}`))
       room.close()
       expect(errors).toEqual([])
     } finally {

@@ -1,10 +1,12 @@
 // Topics against the real server: resume across forced disconnects and a server
 // restart with no loss and no duplicate, gaps, presence between clients, one
-// server subscription shared by local subscribers, and refusals.
+// server subscription shared by local subscribers (a later one with a `since`
+// the server never had starts over), and refusals (of a presence state too).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GoOnlineError, type TopicEvent } from '../../src/index.js'
 import { FaultProxy } from '../support/proxy.js'
-import { startServer, waitFor, type GoonlineServer } from '../support/server.js'
+import { spawnSync } from 'node:child_process'
+import { GOONLINE_BIN, GoonlineServer, registerUser, startServer, waitFor } from '../support/server.js'
 import { connect, connected, makeWorld, newChannel, post, range, type World } from './_topics_support.js'
 
 let server: GoonlineServer
@@ -166,6 +168,58 @@ describe('topics', () => {
     }
   })
 
+  it('starts a later local subscriber over when its since is past what the server has', async () => {
+    const chat = await newChannel(server, world.owner, world.businessId)
+    for (const i of range(1, 2)) await post(server, world.member, chat.id, `m${i}`)
+    const { client, errors } = connect(server.url, world.owner)
+    try {
+      const a: number[] = []
+      const subA = client.subscribe(chat.topic, {}, (e) => a.push(e.seq))
+      // B joins before the shared subscription is live, C after: neither skips events until 50.
+      let resetsB = 0
+      const b: number[] = []
+      const subB = client.subscribe(chat.topic, { since: 50, onReset: () => resetsB++ }, (e) => b.push(e.seq))
+      await waitFor(() => subA.status.get() === 'live' && a.length === 2, 'A live')
+      let resetsC = 0
+      const c: number[] = []
+      const subC = client.subscribe(chat.topic, { since: 50, onReset: () => resetsC++ }, (e) => c.push(e.seq))
+      await waitFor(() => subB.status.get() === 'live' && b.length === 2, 'B started over')
+      await waitFor(() => subC.status.get() === 'live' && c.length === 2, 'C started over')
+      expect([resetsB, resetsC]).toEqual([1, 1])
+      await post(server, world.member, chat.id, 'm3')
+      await waitFor(() => a.length === 3 && b.length === 3 && c.length === 3, 'live to all')
+      expect(b).toEqual([1, 2, 3])
+      expect(c).toEqual([1, 2, 3])
+      expect(subC.lastSeq).toBe(3)
+      expect(errors).toEqual([])
+    } finally {
+      client.close()
+    }
+  })
+
+  it('does not send a presence state the server refused again until one is set anew', async () => {
+    const chat = await newChannel(server, world.owner, world.businessId)
+    const { client, errors, sent } = connect(server.url, world.owner)
+    const presenceFrames = () => sent.filter((f) => f.type === 'presence' && f.topic === chat.topic)
+    try {
+      const sub = client.subscribe(chat.topic, {}, () => {})
+      sub.setPresence({ note: 'x'.repeat(2000) })
+      await waitFor(() => errors.length === 1, 'refused')
+      expect((errors[0] as GoOnlineError).code).toBe('invalid_argument')
+      expect(sub.status.get()).toBe('live')
+      // A new socket: the refused state is not sent again.
+      client.reconnect()
+      await connected(client)
+      await waitFor(() => sub.status.get() === 'live', 'live again')
+      expect(presenceFrames()).toHaveLength(1)
+      sub.setPresence({ note: 'short' })
+      expect(presenceFrames()).toHaveLength(2)
+      expect(errors).toHaveLength(1)
+    } finally {
+      client.close()
+    }
+  })
+
   it('ends subscriptions the server refuses, and keeps going when a handler throws', async () => {
     const { client, errors } = connect(server.url, world.member)
     try {
@@ -265,6 +319,51 @@ describe('topics with short retention', () => {
       expect(resets).toBe(1)
       expect(seen).toEqual([1])
       expect(sub.lastSeq).toBe(1)
+      expect(errors).toEqual([])
+    } finally {
+      client.close()
+    }
+  })
+})
+
+describe('latest-value topics', () => {
+  let fed: GoonlineServer
+  let quiet: GoonlineServer | undefined
+
+  beforeAll(async () => {
+    fed = await startServer({ args: ['--metrics-feed-secs', '1'] })
+  })
+
+  afterAll(async () => {
+    await quiet?.stop()
+    await fed?.dispose()
+  })
+
+  it('gives a later subscriber without since the current value the stream did not hand over', async () => {
+    const admin = await registerUser(fed, 'admin')
+    const promoted = spawnSync(GOONLINE_BIN, ['user', 'create', '--email', admin.email, '--platform-admin', '--data-dir', fed.dataDir])
+    expect(promoted.status).toBe(0)
+    const enc = encodeURIComponent('platform/metrics')
+    const head = async (s: GoonlineServer) => {
+      const r = await s.rest('GET', `/api/topics/${enc}/events?after=0&limit=1`, undefined, admin.accessToken)
+      return r.status === 200 ? (r.body.last_seq as number) : 0
+    }
+    await waitFor(async () => (await head(fed)) > 0, 'a sample')
+    // The same data without the feed: the newest value stays put.
+    await fed.stop()
+    quiet = await new GoonlineServer({ dataDir: fed.dataDir, args: ['--metrics-feed-secs', '0'] }).start()
+    const newest = await head(quiet)
+    const { client, errors } = connect(quiet.url, admin)
+    try {
+      // A is up to date: the server replays nothing to it.
+      const a: number[] = []
+      const subA = client.subscribe('platform/metrics', { since: newest }, (e) => a.push(e.seq))
+      await waitFor(() => subA.status.get() === 'live', 'A live')
+      const b: number[] = []
+      client.subscribe('platform/metrics', {}, (e) => b.push(e.seq))
+      await waitFor(() => b.length === 1, 'B got the current value')
+      expect(b).toEqual([newest])
+      expect(a).toEqual([])
       expect(errors).toEqual([])
     } finally {
       client.close()
