@@ -6,7 +6,8 @@ import { expect } from 'vitest'
 import { decodeFrame } from '../../src/codec.js'
 import { createClient, type Client, type ClientOptions, type WebSocketConstructor } from '../../src/index.js'
 import type { ChatInfo } from '../../src/methods.js'
-import { registerUser, unique, waitFor, type GoonlineServer, type TestUser } from '../support/server.js'
+import { FaultProxy } from '../support/proxy.js'
+import { registerUser, startServer, unique, waitFor, type GoonlineServer, type TestUser } from '../support/server.js'
 
 export interface World {
   owner: TestUser
@@ -180,4 +181,24 @@ export function holdingWebSocket(sent: Sent, hold: ReplayHold): WebSocketConstru
       })
     }
   } as unknown as WebSocketConstructor
+}
+
+/** A test file's server (default flags), a fault proxy in front of it, and its world. */
+export interface Setup {
+  server: GoonlineServer
+  proxy: FaultProxy
+  world: World
+}
+
+/** Starts what a topics or chat test file uses (`beforeAll`). */
+export async function setUp(): Promise<Setup> {
+  const server = await startServer()
+  const proxy = await new FaultProxy(() => server.port).start()
+  return { server, proxy, world: await makeWorld(server) }
+}
+
+/** Stops it (`afterAll`); tolerates a setup that failed half-way. */
+export async function tearDown(setup: Partial<Setup> | undefined): Promise<void> {
+  await setup?.proxy?.stop()
+  await setup?.server?.dispose()
 }

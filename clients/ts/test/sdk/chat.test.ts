@@ -7,22 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChatMessage, ChatRoom } from '../../src/index.js'
 import { FaultProxy } from '../support/proxy.js'
 import { startServer, waitFor, type GoonlineServer } from '../support/server.js'
-import { connect, connected, holdingWebSocket, makeWorld, newChannel, post, range, type ReplayHold, type Sent, type World } from './_topics_support.js'
+import { setUp, tearDown, connect, connected, holdingWebSocket, makeWorld, newChannel, post, range, type ReplayHold, type Sent, type World } from './_topics_support.js'
 
 let server: GoonlineServer
 let proxy: FaultProxy
 let world: World
 
 beforeAll(async () => {
-  server = await startServer()
-  proxy = await new FaultProxy(() => server.port).start()
-  world = await makeWorld(server)
+  ;({ server, proxy, world } = await setUp())
 })
-
-afterAll(async () => {
-  await proxy?.stop()
-  await server?.dispose()
-})
+afterAll(() => tearDown({ server, proxy, world }))
 
 const bodies = (room: ChatRoom) => room.messages.get().map((m) => m.body)
 const find = (room: ChatRoom, id: string): ChatMessage | undefined => room.messages.get().find((m) => m.id === id)

@@ -7,22 +7,16 @@ import { GoOnlineError, type TopicEvent } from '../../src/index.js'
 import { FaultProxy } from '../support/proxy.js'
 import { spawnSync } from 'node:child_process'
 import { GOONLINE_BIN, GoonlineServer, registerUser, startServer, waitFor } from '../support/server.js'
-import { connect, connected, makeWorld, newChannel, post, range, type World } from './_topics_support.js'
+import { setUp, tearDown, connect, connected, makeWorld, newChannel, post, range, type World } from './_topics_support.js'
 
 let server: GoonlineServer
 let proxy: FaultProxy
 let world: World
 
 beforeAll(async () => {
-  server = await startServer()
-  proxy = await new FaultProxy(() => server.port).start()
-  world = await makeWorld(server)
+  ;({ server, proxy, world } = await setUp())
 })
-
-afterAll(async () => {
-  await proxy?.stop()
-  await server?.dispose()
-})
+afterAll(() => tearDown({ server, proxy, world }))
 
 const bodyOf = (e: TopicEvent) => (e.data.message as { body: string } | undefined)?.body
 
