@@ -202,7 +202,15 @@ async fn a_diff_names_the_changed_roots_and_who_edited_each() {
 
         // Between the versions: the agent changes a price (having seen it),
         // the owner the text.
-        assert!(agent.until(WAIT, |c| c.text() == "Plan").await, "[{l}]");
+        // Both of the owner's edits: a price set without having seen the old
+        // one would be concurrent with it (either may win).
+        assert!(
+            agent
+                .until(WAIT, |c| c.text() == "Plan"
+                    && map_of(c, "prices") == vec![("sku-1".to_string(), 10)])
+                .await,
+            "[{l}]"
+        );
         let id = set_key(&mut agent, &doc, "prices", "sku-1", 12);
         acked(&mut agent, id).await;
         let id = owner.type_text(&doc, " B");
