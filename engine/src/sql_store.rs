@@ -147,20 +147,27 @@ impl SqlStore {
         let pool_options = match dialect {
             Dialect::Sqlite => pool_options.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    // WAL: readers never block the group-commit writer. NORMAL
-                    // synchronous keeps every commit across a process crash (kill -9);
-                    // only an OS crash could lose the last commits.
-                    conn.execute(
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                         PRAGMA busy_timeout=10000;",
-                    )
-                    .await?;
+                    // Per connection, and taking no lock: the busy timeout first,
+                    // so nothing after it fails at once on a lock. NORMAL
+                    // synchronous keeps every commit across a process crash
+                    // (kill -9); only an OS crash could lose the last commits.
+                    conn.execute("PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;")
+                        .await?;
                     Ok(())
                 })
             }),
             Dialect::Postgres => pool_options,
         };
         let pool = pool_options.connect_with(options).await?;
+        if dialect == Dialect::Sqlite {
+            // WAL (readers never block the group-commit writer) is a property
+            // of the file: set once here, not on every new connection, where
+            // it needs a lock and could fail at once ("database is busy")
+            // while another connection writes.
+            sqlx::raw_sql("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
+        }
         let store = SqlStore { pool, dialect };
         store.migrate().await?;
         Ok(store)
@@ -328,6 +335,22 @@ pub fn placeholders(n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Starts a transaction that writes. On SQLite it takes the write lock up
+/// front (`BEGIN IMMEDIATE`, waiting out the busy timeout): a deferred
+/// transaction that reads and then writes fails at once with
+/// `SQLITE_BUSY_SNAPSHOT` when another connection committed in between, which
+/// no busy timeout retries (a sign-in or a restore answered "database busy"
+/// under load). Postgres: a plain `BEGIN`.
+pub async fn begin_write(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
 }
 
 fn to_seq(v: i64) -> Result<u64, StoreError> {

@@ -313,3 +313,53 @@ async fn parked_updates_are_logged_once_compacted_and_survive_a_reload() {
     })
     .await;
 }
+
+/// Every pooled SQLite connection runs in WAL mode with a busy timeout, and a
+/// connection opened while another holds the write lock waits for it instead
+/// of failing at once with "database is busy".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_connections_share_wal_and_wait_for_a_writer() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    // A writer holds the lock while the pool opens its other connections.
+    let mut writer = goonline_engine::sql_store::begin_write(store.pool())
+        .await
+        .expect("write lock");
+    sqlx::query("CREATE TABLE IF NOT EXISTS wal_probe (x INTEGER)")
+        .execute(&mut *writer)
+        .await
+        .expect("write");
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let mut c = store.pool().acquire().await.expect("a new connection");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *c)
+            .await
+            .expect("journal mode");
+        assert_eq!(mode.to_lowercase(), "wal");
+        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *c)
+            .await
+            .expect("busy timeout");
+        assert!(timeout >= 5_000, "busy timeout {timeout}");
+        conns.push(c);
+    }
+    // A second writer waits for the first instead of failing.
+    let waiting = tokio::spawn({
+        let pool = store.pool().clone();
+        async move {
+            let mut tx = goonline_engine::sql_store::begin_write(&pool).await?;
+            sqlx::query("INSERT INTO wal_probe (x) VALUES (2)")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+    });
+    drop(conns);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    writer.commit().await.expect("first commit");
+    waiting
+        .await
+        .expect("join")
+        .expect("the second writer waited and committed");
+}
