@@ -10,6 +10,7 @@ use super::{Chat, db_err, seq_of};
 use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::now_ms;
 use crate::ops::{Ctx, OpError};
+use crate::sql_store::begin_write;
 use crate::tenancy::store::role_in;
 
 /// Most unread messages counted per chat (more show as this many).
@@ -197,7 +198,9 @@ impl Chat {
     ) -> Result<Settings, OpError> {
         let me = ctx.user()?.id.clone();
         let context = "chat.settings.update";
-        let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
+        let mut tx = begin_write(self.db().pool())
+            .await
+            .map_err(db_err(context))?;
         sqlx::query("UPDATE businesses SET chat_viewers_can_send = $1 WHERE id = $2")
             .bind(i32::from(viewers_can_send))
             .bind(business)

@@ -15,6 +15,7 @@ use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::limits::RateLimiter;
 use crate::now_ms;
 use crate::ops::{Ctx, OpError};
+use crate::sql_store::begin_write;
 use crate::tenancy::Role;
 use crate::topics::ops::op_error;
 
@@ -99,7 +100,9 @@ impl Chat {
         let id = uuid::Uuid::now_v7().to_string();
         let created_at = now_ms();
         let context = "chat.send";
-        let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
+        let mut tx = begin_write(self.db().pool())
+            .await
+            .map_err(db_err(context))?;
         let appended = self
             .topics()
             .append_about(&mut tx, &chat.topic, Some(&id), |seq| {
@@ -177,7 +180,9 @@ impl Chat {
         Chat::limit(&self.inner.actions, &me, "edits and reactions")?;
         let edited_at = now_ms();
         let context = "chat.edit";
-        let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
+        let mut tx = begin_write(self.db().pool())
+            .await
+            .map_err(db_err(context))?;
         let changed = sqlx::query(
             "UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL",
         )
@@ -226,7 +231,9 @@ impl Chat {
         }
         let deleted_at = now_ms();
         let context = "chat.delete";
-        let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
+        let mut tx = begin_write(self.db().pool())
+            .await
+            .map_err(db_err(context))?;
         let changed = sqlx::query(
             "UPDATE messages SET body = '', deleted_at = $1, deleted_by = $2 \
              WHERE id = $3 AND deleted_at IS NULL",
@@ -301,7 +308,9 @@ impl Chat {
         let context = "chat.react";
         // The write comes first in the transaction (SQLite takes its write lock
         // there rather than failing to upgrade a read).
-        let mut tx = self.db().pool().begin().await.map_err(db_err(context))?;
+        let mut tx = begin_write(self.db().pool())
+            .await
+            .map_err(db_err(context))?;
         // Lock the message, still not deleted: a concurrent delete (which drops
         // the reactions) then runs wholly before or wholly after this.
         let live = sqlx::query("UPDATE messages SET id = id WHERE id = $1 AND deleted_at IS NULL")

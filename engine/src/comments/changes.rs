@@ -12,6 +12,7 @@ use super::{Comments, comment_topic};
 use crate::access::{Grant, Principal, Refusal};
 use crate::clock::now_ms;
 use crate::ops::{Ctx, OpError};
+use crate::sql_store::begin_write;
 use crate::topics::Appended;
 use crate::topics::ops::op_error;
 
@@ -130,7 +131,7 @@ impl Comments {
             resolved_by: None,
             comments: Vec::new(),
         };
-        let mut tx = self.db.pool().begin().await.map_err(db_err(CX))?;
+        let mut tx = begin_write(self.db.pool()).await.map_err(db_err(CX))?;
         sqlx::query(
             "INSERT INTO comment_threads (id, doc, anchor, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -170,7 +171,7 @@ impl Comments {
             edited_at: None,
             deleted_at: None,
         };
-        let mut tx = self.db.pool().begin().await.map_err(db_err(CX))?;
+        let mut tx = begin_write(self.db.pool()).await.map_err(db_err(CX))?;
         insert_comment(&mut tx, &comment)
             .await
             .map_err(db_err(CX))?;
@@ -208,7 +209,7 @@ impl Comments {
         if comment.body == p.body.as_str() {
             return Ok(comment);
         }
-        let mut tx = self.db.pool().begin().await.map_err(db_err(CX))?;
+        let mut tx = begin_write(self.db.pool()).await.map_err(db_err(CX))?;
         let row = sqlx::query(&format!(
             "UPDATE comments SET body = $1, edited_at = $2 \
              WHERE id = $3 AND deleted_at IS NULL RETURNING {COMMENT_COLUMNS}"
@@ -238,7 +239,7 @@ impl Comments {
         if comment.deleted_at.is_some() {
             return Ok(comment);
         }
-        let mut tx = self.db.pool().begin().await.map_err(db_err(CX))?;
+        let mut tx = begin_write(self.db.pool()).await.map_err(db_err(CX))?;
         let row = sqlx::query(&format!(
             "UPDATE comments SET body = '', deleted_at = $1 \
              WHERE id = $2 AND deleted_at IS NULL RETURNING {COMMENT_COLUMNS}"
@@ -290,7 +291,7 @@ impl Comments {
         let (doc, grant) = self.thread_access(ctx, thread_id).await?;
         writable(grant)?;
         let now = now_ms();
-        let mut tx = self.db.pool().begin().await.map_err(db_err(cx))?;
+        let mut tx = begin_write(self.db.pool()).await.map_err(db_err(cx))?;
         let changed = if resolve {
             sqlx::query(
                 "UPDATE comment_threads SET resolved_at = $1, resolved_by = $2 \

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use sqlx::Row;
 
 use super::{APPEND_CHUNK, APPEND_CHUNK_BYTES, Dialect, SqlStore, now_ms, to_seq};
+use crate::sql_store::begin_write;
 use crate::store::{LogWrite, StoreError, StoredDoc};
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -93,7 +94,7 @@ impl SqlStore {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let mut plan = self.reserve_seqs(&mut tx, writes).await?;
         self.refuse_moved(&mut tx, &plan).await?;
         let mut assigned = Vec::with_capacity(writes.len());

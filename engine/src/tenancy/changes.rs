@@ -11,6 +11,7 @@ use super::role::Role;
 use super::store::{Business, Member, Tenancy, member_event};
 use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::ops::{Ctx, OpError};
+use crate::sql_store::begin_write;
 
 pub(super) fn ip(ctx: &Ctx) -> Option<String> {
     ctx.caller.ip.map(|i| i.to_string())
@@ -35,10 +36,7 @@ impl Tenancy {
         };
         let id = uuid::Uuid::now_v7().to_string();
         let now = Tenancy::now();
-        let mut tx = self
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.db.pool())
             .await
             .map_err(db_err("business.create"))?;
         sqlx::query(
@@ -94,10 +92,7 @@ impl Tenancy {
     pub(super) async fn rename(&self, ctx: &Ctx, p: UpdateBusiness) -> Result<Business, OpError> {
         let me = ctx.user()?.id.clone();
         let business = p.business_id.as_str();
-        let mut tx = self
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.db.pool())
             .await
             .map_err(db_err("business.update"))?;
         sqlx::query("UPDATE businesses SET name = $1 WHERE id = $2 AND deleted_at IS NULL")
@@ -119,10 +114,7 @@ impl Tenancy {
 
     pub(super) async fn delete(&self, ctx: &Ctx, business: &str) -> Result<Done, OpError> {
         let me = ctx.user()?.id.clone();
-        let mut tx = self
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.db.pool())
             .await
             .map_err(db_err("business.delete"))?;
         // Deleted and emptied under the business row's lock; the members told
@@ -199,7 +191,9 @@ impl Tenancy {
         })?;
         let business = p.business_id.as_str();
         let now = Tenancy::now();
-        let mut tx = self.db.pool().begin().await.map_err(db_err("member.add"))?;
+        let mut tx = begin_write(self.db.pool())
+            .await
+            .map_err(db_err("member.add"))?;
         let added = sqlx::query(
             "INSERT INTO business_members (business_id, user_id, role, added_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (business_id, user_id) DO NOTHING",
@@ -275,10 +269,7 @@ impl Tenancy {
         managed: bool,
     ) -> Result<Done, OpError> {
         let me = ctx.user()?.id.clone();
-        let mut tx = self
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.db.pool())
             .await
             .map_err(db_err("member change"))?;
         sqlx::query("UPDATE businesses SET name = name WHERE id = $1")

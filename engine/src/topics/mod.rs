@@ -40,6 +40,7 @@ use crate::access::Principal;
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
 use crate::sql_store::SqlStore;
+use crate::sql_store::begin_write;
 
 /// One event of a topic.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -288,7 +289,7 @@ impl Topics {
         topic: &str,
         data: serde_json::Value,
     ) -> Result<TopicEvent, TopicError> {
-        let mut tx = self.inner.db.pool().begin().await?;
+        let mut tx = begin_write(self.inner.db.pool()).await?;
         let appended = self.append_in(&mut tx, topic, data).await?;
         tx.commit().await?;
         let event = appended.0.clone();

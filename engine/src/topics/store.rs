@@ -12,6 +12,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::TopicEvent;
 use super::kinds::Retention;
+use crate::sql_store::begin_write;
 
 /// Appends an event to `topic` whose data (JSON text) `data` makes from its
 /// sequence number; returns that number. Runs in the caller's transaction.
@@ -158,7 +159,7 @@ pub(crate) async fn trim(
     }
     let mut dropped = 0;
     for (topic, cutoff) in cutoffs {
-        let mut tx = pool.begin().await?;
+        let mut tx = begin_write(pool).await?;
         dropped += sqlx::query("DELETE FROM topic_events WHERE topic = $1 AND seq <= $2")
             .bind(&topic)
             .bind(cutoff)

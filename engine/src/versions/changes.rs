@@ -12,6 +12,7 @@ use crate::clock::now_ms;
 use crate::doc_tree;
 use crate::events::{DomainEvent, emit_in};
 use crate::ops::{Ctx, OpError};
+use crate::sql_store::begin_write;
 
 /// Creating and restoring need a read-write grant.
 fn writable(grant: Grant, doc: &str) -> Result<(), OpError> {
@@ -124,7 +125,9 @@ impl Versions {
                 "before_restore_version_id": before.id,
                 "seq": new_seq,
             });
-            let mut tx = self.inner.db.pool().begin().await.map_err(db_err(CX))?;
+            let mut tx = begin_write(self.inner.db.pool())
+                .await
+                .map_err(db_err(CX))?;
             describe_doc(&mut tx, doc, &mut data)
                 .await
                 .map_err(db_err(CX))?;

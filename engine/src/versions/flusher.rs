@@ -14,6 +14,7 @@ use super::tracker::{PendingChange, Window};
 use super::{Versions, business_of, describe_doc};
 use crate::clock::now_ms;
 use crate::events::{DomainEvent, emit_in};
+use crate::sql_store::begin_write;
 
 /// How long an automatic version that failed waits before the next attempt.
 const AUTO_RETRY: Duration = Duration::from_secs(30);
@@ -64,7 +65,7 @@ async fn write(
     windows: &[(std::sync::Arc<str>, Window)],
     changes: &[(std::sync::Arc<str>, PendingChange)],
 ) -> Result<usize, sqlx::Error> {
-    let mut tx = v.inner.db.pool().begin().await?;
+    let mut tx = begin_write(v.inner.db.pool()).await?;
     for (doc, w) in windows {
         // Only business documents have a `docs` row.
         if business_of(doc).is_some() {

@@ -63,6 +63,7 @@ use crate::error::EngineError;
 use crate::events::{DomainEvent, EventNotifier, emit_in};
 use crate::ops::{Ctx, OpError};
 use crate::sql_store::SqlStore;
+use crate::sql_store::begin_write;
 use tracker::Tracker;
 
 /// Timers of the activity tracker and of automatic versions.
@@ -240,7 +241,7 @@ impl Versions {
         data: &[u8],
         announce: bool,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.inner.db.pool().begin().await?;
+        let mut tx = begin_write(self.inner.db.pool()).await?;
         store::insert_version(&mut tx, version, data).await?;
         let business = business_of(&version.doc).filter(|_| announce);
         if let Some(business) = business {

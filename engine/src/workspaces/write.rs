@@ -8,6 +8,7 @@ use super::Workspaces;
 use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::events::{DomainEvent, emit_in};
 use crate::ops::{Ctx, OpError};
+use crate::sql_store::begin_write;
 
 /// A transaction of this service.
 pub(super) type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -30,7 +31,7 @@ pub(super) fn me(ctx: &Ctx) -> Result<String, OpError> {
 impl Workspaces {
     /// A new transaction.
     pub(super) async fn begin(&self, context: &'static str) -> Result<Tx, OpError> {
-        self.db().pool().begin().await.map_err(db_err(context))
+        begin_write(self.db().pool()).await.map_err(db_err(context))
     }
 
     /// Writes domain event `kind` about `subject` in `tx`.

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::ops::{AuditList, AuditPage, Suspension, UserRefParams};
 use super::sessions::{self, reason};
 use super::{Identity, db_err, event};
+use goonline_engine::sql_store::begin_write;
 
 /// Entries `audit.list` returns when no limit is given.
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
@@ -35,7 +36,7 @@ impl Identity {
         } else {
             (db_err("user.unsuspend"), "user.unsuspended")
         };
-        let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.inner.db.pool()).await.map_err(&err)?;
         let changed = sqlx::query(
             "UPDATE users SET suspended = $1, updated_at = $2 \
              WHERE id = $3 AND deleted = 0 AND suspended <> $1",

@@ -15,6 +15,7 @@ use super::ops::{ChangePassword, Done, Login, Refresh, Register, SignedIn};
 use super::sessions::{self, Rotation, reason};
 use super::tokens::TokenPair;
 use super::{Identity, db_err, event};
+use goonline_engine::sql_store::begin_write;
 
 /// The one answer to wrong credentials, known email or not.
 pub const WRONG_CREDENTIALS: &str = "wrong email or password";
@@ -27,7 +28,7 @@ impl Identity {
         self.inner.attempts.take(&email_key(email), ip).await?;
         let hash = self.inner.passwords.hash(&p.password).await?;
         let err = db_err("auth.register");
-        let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.inner.db.pool()).await.map_err(&err)?;
         let new = NewAccount {
             email,
             display_name: p.display_name.as_str(),
@@ -105,7 +106,7 @@ impl Identity {
             }
         };
         self.inner.attempts.succeeded(&key).await;
-        let tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        let tx = begin_write(self.inner.db.pool()).await.map_err(&err)?;
         self.signed_in(tx, account, "auth.login", ip).await
     }
 
@@ -195,7 +196,7 @@ impl Identity {
     pub(super) async fn logout(&self, ctx: &Ctx) -> Result<Done, OpError> {
         let me = ctx.user()?;
         let err = db_err("auth.logout");
-        let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.inner.db.pool()).await.map_err(&err)?;
         let revoked = sessions::revoke(&mut tx, &me.session, reason::SIGNED_OUT)
             .await
             .map_err(&err)?;
@@ -255,7 +256,7 @@ impl Identity {
         }
         self.inner.attempts.succeeded(&key).await;
         let hash = self.inner.passwords.hash(&p.new_password).await?;
-        let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.inner.db.pool()).await.map_err(&err)?;
         let changed = sqlx::query(
             "UPDATE users SET password_hash = $1, updated_at = $2 \
              WHERE id = $3 AND deleted = 0 AND suspended = 0",

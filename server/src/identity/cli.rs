@@ -20,6 +20,7 @@ use super::accounts::{self, NewAccount};
 use super::password::Passwords;
 use super::tokens::base64url;
 use crate::config::{UserArgs, UserCommand, UserCreateArgs};
+use goonline_engine::sql_store::begin_write;
 
 /// Runs a `goonline user` subcommand; the error is the message to print.
 pub async fn run(args: UserArgs) -> Result<(), String> {
@@ -94,7 +95,7 @@ async fn create_in(
         Some(n) => n.as_str().to_string(),
         None => default_name(email),
     };
-    let mut tx = db.pool().begin().await.map_err(fail)?;
+    let mut tx = begin_write(db.pool()).await.map_err(fail)?;
     let new = NewAccount {
         email,
         display_name: &name,
@@ -128,7 +129,7 @@ async fn create_in(
 
 /// Makes `user` a platform admin, with an audit entry.
 async fn promote(db: &SqlStore, user: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = begin_write(db.pool()).await?;
     sqlx::query("UPDATE users SET platform_admin = 1, updated_at = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(user)

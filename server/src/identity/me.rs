@@ -17,6 +17,7 @@ use super::ops::{
 };
 use super::sessions::{self, reason};
 use super::{Identity, db_err, event};
+use goonline_engine::sql_store::begin_write;
 
 /// `auth_sessions`: id, created, last used, revoked, why.
 type SessionRow = (String, i64, i64, Option<i64>, Option<String>);
@@ -132,7 +133,7 @@ impl Identity {
         let me = ctx.user()?.id.clone();
         let err = db_err("me.delete");
         let now = now_ms();
-        let mut tx = self.inner.db.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.inner.db.pool()).await.map_err(&err)?;
         // A write first: it locks the account row (and SQLite's database) for
         // the rest of the transaction.
         let live = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2 AND deleted = 0")

@@ -46,6 +46,7 @@ use serde_json::Value;
 
 use crate::config::SecurityArgs;
 use crate::error::ServerError;
+use goonline_engine::sql_store::begin_write;
 
 pub use live::spawn_periodic_recheck;
 pub use tokens::TokenPair;
@@ -205,11 +206,7 @@ impl Identity {
             .map_err(db_err("start session"))?
             .filter(accounts::Account::active)
             .ok_or_else(|| OpError::Unauthorized("this account cannot sign in".into()))?;
-        let mut tx = self
-            .inner
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.inner.db.pool())
             .await
             .map_err(db_err("start session"))?;
         let started = sessions::start(&mut tx, &account.id, self.inner.refresh_ttl_ms)

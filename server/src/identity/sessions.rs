@@ -11,6 +11,7 @@ use goonline_engine::now_ms;
 use sqlx::{AnyConnection, AnyPool};
 
 use super::tokens::{new_refresh_token, refresh_hash};
+use goonline_engine::sql_store::begin_write;
 
 /// Why a session was revoked (`auth_sessions.revoked_reason`).
 pub mod reason {
@@ -113,7 +114,7 @@ pub async fn rotate(pool: &AnyPool, presented: &str, ttl_ms: i64) -> Result<Rota
     let now = now_ms();
     // Writing first also takes SQLite's write lock at the start, so the
     // transaction never has to upgrade a read snapshot (which could fail).
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     let spent = sqlx::query(
         "UPDATE refresh_tokens SET spent_at = $1 \
          WHERE token_hash = $2 AND spent_at IS NULL AND expires_at > $1",

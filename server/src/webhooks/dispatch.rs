@@ -19,6 +19,7 @@ use sqlx::Row;
 use super::Webhooks;
 use super::endpoints::patterns_from;
 use super::patterns;
+use goonline_engine::sql_store::begin_write;
 
 /// Events per transaction.
 const BATCH: i64 = 200;
@@ -111,7 +112,7 @@ async fn dispatch_batch(hooks: &Webhooks) -> Result<usize, sqlx::Error> {
     let now = now_ms();
     let mut made = 0usize;
     // Writes only: on SQLite the first statement takes the write lock.
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     for e in &events {
         let targets = e
             .business_id

@@ -14,6 +14,7 @@ use super::params::{
     PreviousSecret, Rotate, Update,
 };
 use super::{MAX_ENDPOINTS, Webhooks, patterns, signing};
+use goonline_engine::sql_store::begin_write;
 
 /// The columns [`endpoint_from`] reads, in order.
 const COLUMNS: &str =
@@ -133,7 +134,7 @@ impl Webhooks {
         };
         let secret = signing::new_secret();
         let err = db_err("webhook.create");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.pool()).await.map_err(&err)?;
         // (The insert first: on SQLite it takes the write lock before the count.)
         sqlx::query(
             "INSERT INTO webhook_endpoints (id, business_id, url, events, description, active, \
@@ -219,7 +220,7 @@ impl Webhooks {
         }
         e.updated_at = now_ms();
         let err = db_err("webhook.update");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.pool()).await.map_err(&err)?;
         let n = sqlx::query(
             "UPDATE webhook_endpoints SET url = $1, events = $2, description = $3, active = $4, \
              updated_at = $5 WHERE id = $6 AND business_id = $7",
@@ -255,7 +256,7 @@ impl Webhooks {
         let id = p.endpoint_id.as_str();
         let e = self.endpoint(business, id).await?;
         let err = db_err("webhook.delete");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.pool()).await.map_err(&err)?;
         let n = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND business_id = $2")
             .bind(id)
             .bind(business)
@@ -307,7 +308,7 @@ impl Webhooks {
         let until = (hours > 0).then(|| now + i64::from(hours) * 3_600_000);
         let secret = signing::new_secret();
         let err = db_err("webhook.rotate_secret");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.pool()).await.map_err(&err)?;
         // The old secret becomes the previous one only while it signs.
         let n = sqlx::query(
             "UPDATE webhook_endpoints SET \

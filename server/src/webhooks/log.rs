@@ -16,6 +16,7 @@ use super::params::{
     Attempt, AttemptOutcome, Delivery, DeliveryLog, DeliveryRef, DeliveryStatus, EndpointRef,
     ListDeliveries, Queued,
 };
+use goonline_engine::sql_store::begin_write;
 
 /// Deliveries per page unless asked otherwise, and at most.
 const DEFAULT_LIMIT: u32 = 50;
@@ -256,7 +257,7 @@ impl Webhooks {
         let now = now_ms();
         let delivery_id = uuid::Uuid::now_v7().to_string();
         let err = db_err("webhook.test");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let mut tx = begin_write(self.pool()).await.map_err(&err)?;
         emit_in(&mut tx, &event).await.map_err(&err)?;
         // Dispatched already: it goes to this endpoint only.
         sqlx::query("UPDATE domain_events SET dispatched_at = $1 WHERE id = $2")

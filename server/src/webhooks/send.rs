@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use super::client::Outcome;
 use super::{Webhooks, schedule, signing};
+use goonline_engine::sql_store::begin_write;
 
 /// How often it looks even when not woken.
 const POLL: Duration = Duration::from_secs(1);
@@ -110,7 +111,7 @@ async fn claim_due(hooks: &Webhooks, max: usize) -> Result<Vec<Claimed>, sqlx::E
         let redeliver: i64 = row.try_get(4)?;
         let retrying: i64 = row.try_get(5)?;
         let attempt_id = uuid::Uuid::now_v7().to_string();
-        let mut tx = pool.begin().await?;
+        let mut tx = begin_write(pool).await?;
         let won = sqlx::query(
             "UPDATE webhook_deliveries SET claim = $1, attempts = attempts + 1, redeliver = 0, \
              next_attempt_at = $2, updated_at = $3 \
@@ -247,7 +248,7 @@ async fn record(hooks: &Webhooks, c: &Claimed, o: &Outcome) -> Result<(), sqlx::
     } else {
         ("failed", None, false)
     };
-    let mut tx = hooks.pool().begin().await?;
+    let mut tx = begin_write(hooks.pool()).await?;
     sqlx::query(
         "UPDATE webhook_attempts SET finished = 1, status_code = $1, error = $2, \
          duration_ms = $3, response_excerpt = $4 WHERE id = $5",
@@ -297,7 +298,7 @@ async fn purge(hooks: &Webhooks) -> Result<(), sqlx::Error> {
     let before = now_ms() - hooks.settings().keep_log.as_millis() as i64;
     let stale = "SELECT id FROM webhook_deliveries WHERE (status <> 'pending' AND updated_at < $1) \
                  OR endpoint_id NOT IN (SELECT id FROM webhook_endpoints)";
-    let mut tx = hooks.pool().begin().await?;
+    let mut tx = begin_write(hooks.pool()).await?;
     sqlx::query(&format!(
         "DELETE FROM webhook_attempts WHERE delivery_id IN ({stale})"
     ))

@@ -31,6 +31,7 @@ use super::store::{Business, Tenancy, member_event};
 use crate::audit::AuditLog;
 use crate::ops::params::Email;
 use crate::ops::{Ctx, HttpMethod, OpError, OpSpec, OpsBuilder, Permission};
+use crate::sql_store::begin_write;
 
 /// Whether `inviter` may grant `role` in `business` by the onboarding rule: it
 /// is the business's onboarding agent, the role is owner, and the business has
@@ -167,10 +168,7 @@ impl Tenancy {
         let token = new_token();
         let now = Tenancy::now();
         let expires_at = now + INVITATION_TTL_MS;
-        let mut tx = self
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.db.pool())
             .await
             .map_err(db_err("member.invite"))?;
         sqlx::query(
@@ -216,10 +214,7 @@ impl Tenancy {
                 .await
                 .map_err(db_err("invitation.accept"))?
                 .ok_or_else(no_invitation)?;
-        let mut tx = self
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.db.pool())
             .await
             .map_err(db_err("invitation.accept"))?;
         // The business row first, as membership changes lock it: two accepts
@@ -385,10 +380,7 @@ impl Tenancy {
                 "as {my_role} you cannot revoke an invitation for {role}"
             )));
         }
-        let mut tx = self
-            .db
-            .pool()
-            .begin()
+        let mut tx = begin_write(self.db.pool())
             .await
             .map_err(db_err("invitation.revoke"))?;
         let revoked = sqlx::query(

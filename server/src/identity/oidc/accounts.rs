@@ -15,6 +15,7 @@ use goonline_engine::sql_store::SqlStore;
 use sqlx::AnyConnection;
 
 use super::id_token::IdClaims;
+use goonline_engine::sql_store::begin_write;
 
 /// The longest display name we take from a provider.
 const MAX_NAME_CHARS: usize = 100;
@@ -108,9 +109,7 @@ fn db_error(context: &str, e: sqlx::Error) -> Attempt {
 }
 
 async fn try_link(db: &SqlStore, issuer: &str, claims: &IdClaims) -> Result<Linked, Attempt> {
-    let mut tx = db
-        .pool()
-        .begin()
+    let mut tx = begin_write(db.pool())
         .await
         .map_err(|e| db_error("oidc.link", e))?;
     let linked: Option<String> = sqlx::query_scalar(
