@@ -3,7 +3,8 @@
 
 import { Calls, type CallOptions } from './calls.js'
 import { Chat } from './chat.js'
-import { Connection, type ConnectionOptions, type Status } from './connection.js'
+import { Connection } from './connection.js'
+import type { ConnectionOptions, Status } from './connection-options.js'
 import { Docs, type DocHandle, type DocOptions } from './docs.js'
 import type { MethodName, ParamsOf, ResultOf } from './methods.js'
 import type { ReadableStore } from './store.js'

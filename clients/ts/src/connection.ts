@@ -7,61 +7,17 @@
 //! `unauthorized` if that is refused too; everything else reconnects with
 //! backoff.
 
-import { backoffDelay, type BackoffOptions } from './backoff.js'
+import { backoffDelay } from './backoff.js'
 import { decodeFrame, encodeFrame } from './codec.js'
-import { GoOnlineError, UnauthorizedError } from './errors.js'
+import { isUnauthorized, TokenSource } from './auth.js'
+import { afterClose } from './close-policy.js'
+import type { ConnectionDeps, Status } from './connection-options.js'
+import { GoOnlineError } from './errors.js'
 import { PROTOCOL_VERSION, type ClientFrame, type Limits, type ServerFrame } from './frames.js'
 import type { Channel, Feature } from './internal.js'
 import { PacedWriter } from './pacer.js'
-import type { Platform } from './platform.js'
-import { defaultWebSocket, endpointUrl, messageBytes, type WebSocketConstructor, type WebSocketLike } from './socket.js'
+import { defaultWebSocket, endpointUrl, messageBytes, type WebSocketLike } from './socket.js'
 import { ValueStore } from './store.js'
-
-/** The connection's state, as the app shows it. */
-export type Status = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'unauthorized' | 'closed'
-
-/** Why `auth` is being asked for a token. */
-export interface AuthContext {
-  /** `connect`: a (re)connect; `reauth`: the server says the token expired; `rejected`: the last token was refused (refresh it). */
-  reason: 'connect' | 'reauth' | 'rejected'
-}
-
-/**
- * Returns the access token to connect with, or `null` to connect anonymously.
- * Throw {@link UnauthorizedError} to stop connecting (status `unauthorized`).
- */
-export type AuthFn = (ctx: AuthContext) => Promise<string | null | undefined> | string | null | undefined
-
-/** How the connection is made and kept (the connection part of `ClientOptions`). */
-export interface ConnectionOptions {
-  /** The server, e.g. `wss://api.example.com` (`/v1/ws` is appended unless present). */
-  url: string
-  /**
-   * Called on every connect and whenever the server asks for a new token;
-   * returns the access token, or `null` for an anonymous connection. Throw
-   * `UnauthorizedError` to stop connecting (status `unauthorized`).
-   */
-  auth?: AuthFn
-  /** The WebSocket constructor. Default: the global `WebSocket`, looked up when connecting. */
-  WebSocket?: WebSocketConstructor
-  /** Online and foreground signals: `webPlatform()`, `reactNativePlatform(...)`. Default: none. */
-  platform?: Platform
-  /** Reconnect backoff (full jitter): `{ baseMs: 500, maxMs: 30000 }`. */
-  reconnect?: BackoffOptions
-  /** Ping interval (ms). Default: the server's `heartbeat_ms`, at most 15 000. */
-  heartbeatMs?: number
-  /** A link that sends nothing within this long after a ping is dead (ms). Default 12 000. */
-  pongTimeoutMs?: number
-  /** Giving up on a socket that has not finished its handshake (ms). Default 10 000. */
-  connectTimeoutMs?: number
-  /** Sent in `hello.client`. */
-  clientName?: string
-}
-
-/** What the connection needs besides the options. */
-interface ConnectionDeps extends ConnectionOptions {
-  report: (error: unknown) => void
-}
 
 const DEFAULT_LIMITS: Limits = { max_frame_bytes: 4 * 1024 * 1024, max_doc_bytes: 32 * 1024 * 1024, max_open_docs: 256 }
 /** A connection must stay up this long before the backoff starts again from the bottom. */
@@ -85,8 +41,6 @@ export class Connection implements Channel {
   private rejected = false
   /** A connect is between its start and its socket (awaiting `auth`). */
   private connecting = false
-  /** The `auth` call in progress: never two at once (a refresh token works once). */
-  private pendingAuth: Promise<string | null | undefined> | undefined
   /** The code of an `error` that came before `welcome` (the close follows it). */
   private refusal: string | undefined
   /** When the current socket got `welcome` (ms), until the backoff was reset. */
@@ -104,7 +58,11 @@ export class Connection implements Channel {
   private writer: PacedWriter | null = null
   private readonly unsubscribers: Array<() => void> = []
 
+  /** Tokens from the app's `auth`, one request at a time. */
+  private readonly tokens: TokenSource
+
   constructor(private readonly opts: ConnectionDeps) {
+    this.tokens = new TokenSource(opts.auth)
     this.status = new ValueStore<Status>('connecting', opts.report)
     this.user = new ValueStore<string | null>(null, opts.report)
     this.online = opts.platform?.isOnline?.() ?? true
@@ -206,7 +164,7 @@ export class Connection implements Channel {
     this.connecting = true
     let token: string | null | undefined
     try {
-      token = await this.token(this.rejected ? 'rejected' : 'connect')
+      token = await this.tokens.get(this.rejected ? 'rejected' : 'connect')
     } catch (e) {
       if (gen !== this.generation || this.stopped) return
       this.connecting = false
@@ -342,7 +300,7 @@ export class Connection implements Channel {
   private async reauth(): Promise<void> {
     const gen = this.generation
     try {
-      const token = await this.token('reauth')
+      const token = await this.tokens.get('reauth')
       if (gen !== this.generation || !this.ws) return
       // No token: the server closes with 4401 at the deadline, and the close decides.
       if (token) this.raw(this.ws, encodeFrame({ type: 'auth', token }))
@@ -355,21 +313,6 @@ export class Connection implements Channel {
       }
       this.report(e)
     }
-  }
-
-  /** Asks the app for a token; joins the call already running, if any. */
-  private token(reason: AuthContext['reason']): Promise<string | null | undefined> {
-    const auth = this.opts.auth
-    if (!auth) return Promise.resolve(null)
-    if (!this.pendingAuth) {
-      const p = Promise.resolve().then(() => auth({ reason }))
-      const done = () => {
-        if (this.pendingAuth === p) this.pendingAuth = undefined
-      }
-      p.then(done, done)
-      this.pendingAuth = p
-    }
-    return this.pendingAuth
   }
 
   /** Stops until `reconnect()`: the user must sign in again. */
@@ -392,34 +335,28 @@ export class Connection implements Channel {
       }
     }
     if (this.stopped) return
-    // A proxy may hide the server's close code; the error before it tells.
     const refusal = this.refusal
     this.refusal = undefined
-    if (!wasOpen && (code === 1006 || code === 1005)) {
-      if (refusal === 'unauthorized') code = 4401
-      else if (refusal === 'unsupported_version' || refusal === 'hello_required' || refusal === 'bad_frame') code = 4400
-    }
-    if (code === 4401) {
-      if (this.rejected) {
-        // A fresh token was refused too: the user must sign in again.
+    const next = afterClose(code, wasOpen, refusal, this.rejected)
+    switch (next.kind) {
+      case 'unauthorized':
         this.rejected = false
         this.unauthorized()
         return
-      }
-      this.rejected = true
-      this.attempt = 0
-      void this.connect()
-      return
+      case 'refresh':
+        this.rejected = true
+        this.attempt = 0
+        void this.connect()
+        return
+      case 'stop':
+        this.report(new GoOnlineError('bad_frame', `the server closed the connection as a protocol violation: ${reason}`))
+        this.user.set(null)
+        this.status.set('closed')
+        return
+      case 'retry':
+        if (next.attempt === 'reset') this.attempt = 0
+        else if (next.attempt !== undefined) this.attempt = Math.max(this.attempt, next.attempt)
     }
-    if (code === 4400) {
-      this.report(new GoOnlineError('bad_frame', `the server closed the connection as a protocol violation: ${reason}`))
-      this.user.set(null)
-      this.status.set('closed')
-      return
-    }
-    if (wasOpen && code === 1001) this.attempt = 0 // A draining node: another one is ready.
-    // Too many connections for this user: wait long, others must close first.
-    if (code === 1013) this.attempt = Math.max(this.attempt, 6)
     this.scheduleRetry()
   }
 
@@ -560,7 +497,3 @@ export class Connection implements Channel {
   }
 }
 
-/** `UnauthorizedError`, also from another copy of the package (ESM next to CJS). */
-function isUnauthorized(e: unknown): boolean {
-  return e instanceof UnauthorizedError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'UnauthorizedError')
-}

@@ -1,7 +1,8 @@
 //! `@goonline/client`: the public surface.
 
 export { createClient, Client, type ClientOptions, type CallArgs } from './client.js'
-export type { Status, AuthFn, AuthContext } from './connection.js'
+export type { Status, ConnectionOptions } from './connection-options.js'
+export type { AuthFn, AuthContext } from './auth.js'
 export type { CallOptions } from './calls.js'
 export { GoOnlineError, UnauthorizedError, isGoOnlineError, type ErrorCode } from './errors.js'
 export type { ReadableStore } from './store.js'

@@ -1,7 +1,7 @@
 //! `useStatus()` and `useUser()`: the connection's state for a status badge or
 //! a sign-in gate.
 
-import type { Status } from '../connection.js'
+import type { Status } from '../connection-options.js'
 import { useClient } from './context.js'
 import { useStore } from './store.js'
 
